@@ -1,0 +1,110 @@
+//! The crate's one error type.
+
+use std::fmt;
+
+use crate::object::ObjectId;
+
+/// A boxed error from outside kvit (a backend driver, a merge function, a codec).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Shorthand for results whose error is [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in kvit.
+///
+/// Expected outcomes of optimistic concurrency (a lost race, a merge conflict)
+/// are variants too, so callers can match on them; each carries what a caller
+/// needs to retry or report.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The storage backend failed (I/O, a driver error, a lost connection).
+    #[error("backend error during {operation}: {source}")]
+    Backend {
+        /// What kvit asked the backend to do.
+        operation: &'static str,
+        /// The backend's own error.
+        #[source]
+        source: BoxError,
+    },
+
+    /// An object the store needs is not there.
+    #[error("object {kind} {id} is missing from the store")]
+    MissingObject {
+        /// What the object is ("tree node", "value blob", "commit").
+        kind: &'static str,
+        /// Its content address.
+        id: ObjectId,
+    },
+
+    /// An object was read but its bytes do not match its address or do not decode.
+    #[error("object {kind} {id} is corrupt: {reason}")]
+    CorruptObject {
+        /// What the object is ("tree node", "value blob", "commit").
+        kind: &'static str,
+        /// Its content address.
+        id: ObjectId,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// A store was written by a format version this build does not understand.
+    #[error("unsupported store format: {found} (this build reads format {supported})")]
+    UnsupportedFormat {
+        /// The version marker found in the store.
+        found: String,
+        /// The version this build reads and writes.
+        supported: u32,
+    },
+
+    /// A store location cannot be opened as a kvit store.
+    #[error("cannot open store at {path}: {reason}")]
+    InvalidStore {
+        /// The location given.
+        path: String,
+        /// Why it cannot be used.
+        reason: String,
+    },
+
+    /// A key is not acceptable to kvit.
+    #[error("invalid key {key:?}: {reason}")]
+    InvalidKey {
+        /// The key as given.
+        key: String,
+        /// Why it is refused.
+        reason: &'static str,
+    },
+
+    /// A value is larger than kvit accepts.
+    #[error("value for key {key:?} is {len} bytes, above the limit of {limit}")]
+    ValueTooLarge {
+        /// The key being written.
+        key: String,
+        /// The value's length.
+        len: usize,
+        /// The limit.
+        limit: usize,
+    },
+
+    /// An argument is out of its allowed range or otherwise unusable.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+
+    /// A handle was used after it was closed.
+    #[error("the store has been closed")]
+    Closed,
+}
+
+impl Error {
+    /// Wraps a backend driver's error.
+    pub fn backend(
+        operation: &'static str,
+        source: impl Into<BoxError>,
+    ) -> Self {
+        Error::Backend { operation, source: source.into() }
+    }
+
+    pub(crate) fn corrupt(kind: &'static str, id: ObjectId, reason: impl fmt::Display) -> Self {
+        Error::CorruptObject { kind, id, reason: reason.to_string() }
+    }
+}

@@ -1,0 +1,124 @@
+//! Content addresses.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// The number of bytes in an object id (160 bits of a BLAKE3 digest).
+pub const ID_LEN: usize = 20;
+
+/// The content address of an immutable object: the first 20 bytes of the
+/// BLAKE3 hash of the object's kind tag and payload.
+///
+/// Shown and parsed as 40 lowercase hexadecimal characters.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectId([u8; ID_LEN]);
+
+impl ObjectId {
+    /// Wraps raw id bytes.
+    pub const fn from_bytes(bytes: [u8; ID_LEN]) -> Self {
+        ObjectId(bytes)
+    }
+
+    /// The raw id bytes.
+    pub const fn as_bytes(&self) -> &[u8; ID_LEN] {
+        &self.0
+    }
+
+    /// Hashes `tag` followed by `payload`.
+    pub fn hash(tag: u8, payload: &[u8]) -> Self {
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(&[tag]);
+        hasher.update(payload);
+        let digest = hasher.finalize();
+        let mut id = [0u8; ID_LEN];
+        id.copy_from_slice(&digest.as_bytes()[..ID_LEN]);
+        ObjectId(id)
+    }
+
+    /// The id as 40 lowercase hex characters.
+    pub fn to_hex(&self) -> String {
+        self.to_string()
+    }
+
+    /// The first `len` hex characters, for display.
+    pub fn short(&self, len: usize) -> String {
+        let mut hex = self.to_string();
+        hex.truncate(len.min(ID_LEN * 2));
+        hex
+    }
+}
+
+impl fmt::Display for ObjectId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for byte in self.0 {
+            write!(f, "{byte:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for ObjectId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ObjectId({self})")
+    }
+}
+
+/// Why a string is not an object id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{input:?} is not an object id: expected {} lowercase hex characters", ID_LEN * 2)]
+pub struct ParseObjectIdError {
+    /// The text that failed to parse.
+    pub input: String,
+}
+
+impl FromStr for ObjectId {
+    type Err = ParseObjectIdError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let fail = || ParseObjectIdError { input: text.to_owned() };
+        let bytes = text.as_bytes();
+        if bytes.len() != ID_LEN * 2 {
+            return Err(fail());
+        }
+        let mut id = [0u8; ID_LEN];
+        for (slot, pair) in id.iter_mut().zip(bytes.chunks_exact(2)) {
+            *slot = (hex_digit(pair[0]).ok_or_else(fail)? << 4) | hex_digit(pair[1]).ok_or_else(fail)?;
+        }
+        Ok(ObjectId(id))
+    }
+}
+
+/// Lowercase only: an id has exactly one spelling, so it can be compared as text.
+fn hex_digit(byte: u8) -> Option<u8> {
+    match byte {
+        b'0'..=b'9' => Some(byte - b'0'),
+        b'a'..=b'f' => Some(byte - b'a' + 10),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_round_trip() {
+        let id = ObjectId::hash(1, b"hello");
+        let text = id.to_string();
+        assert_eq!(text.len(), 40);
+        assert!(text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+        assert_eq!(text.parse::<ObjectId>().unwrap(), id);
+    }
+
+    #[test]
+    fn rejects_bad_text() {
+        for bad in ["", "abc", &"g".repeat(40), &"A".repeat(40), &"0".repeat(41)] {
+            assert!(bad.parse::<ObjectId>().is_err(), "{bad:?} parsed");
+        }
+    }
+
+    #[test]
+    fn tag_separates_kinds() {
+        assert_ne!(ObjectId::hash(1, b"x"), ObjectId::hash(2, b"x"));
+    }
+}

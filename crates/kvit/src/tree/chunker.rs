@@ -1,0 +1,135 @@
+//! Where nodes end: the content-defined chunking rule (see `docs/format.md`).
+//!
+//! A boundary falls after an entry when a hash of the entry's key, salted by
+//! the tree level, is below a threshold that grows with the weight already in
+//! the node. The weight counts key bytes plus a fixed overhead and never the
+//! value, so editing a value never moves a boundary, and the same keys always
+//! split the same way whatever order they were written in.
+
+use std::sync::Arc;
+
+use super::node::{Entry, Node};
+
+/// Weight added per entry on top of its key length: roughly the bytes a
+/// value reference or child reference takes.
+pub(crate) const ENTRY_OVERHEAD: u64 = 24;
+/// No boundary before a node weighs this much.
+pub(crate) const MIN_WEIGHT: u64 = 256;
+/// The scale of the boundary hazard: nodes weigh about 0.9 times this on average.
+pub(crate) const TARGET_WEIGHT: u64 = 1024;
+/// A boundary always falls once a node weighs this much (only reached by very long keys).
+pub(crate) const MAX_WEIGHT: u64 = 16 * 1024;
+
+/// The weight one entry adds to its node.
+pub(crate) fn weight(key: &str) -> u64 {
+    key.len() as u64 + ENTRY_OVERHEAD
+}
+
+/// The 64-bit boundary hash of `key` at `level`.
+pub(crate) fn boundary_hash(key: &str, level: u8) -> u64 {
+    let digest = blake3::hash(key.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest.as_bytes()[..8]);
+    mix(u64::from_le_bytes(first) ^ u64::from(level).wrapping_mul(0x9e37_79b9_7f4a_7c15))
+}
+
+/// SplitMix64's finaliser: decorrelates the levels' salted hashes.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// Whether a boundary falls after an entry that took the node's weight from
+/// `before` to `after`. The chance is (after² − before²) / TARGET², so the
+/// hazard grows linearly with the node's weight.
+pub(crate) fn is_boundary(hash: u64, before: u64, after: u64) -> bool {
+    if after < MIN_WEIGHT {
+        return false;
+    }
+    if after >= MAX_WEIGHT {
+        return true;
+    }
+    let before = before.max(MIN_WEIGHT);
+    let span = u128::from(after * after - before * before);
+    let threshold = (span << 64) / u128::from(TARGET_WEIGHT * TARGET_WEIGHT);
+    u128::from(hash) < threshold
+}
+
+/// Cuts a stream of entries of one level into nodes.
+pub(crate) struct Chunker {
+    level: u8,
+    entries: Vec<Entry>,
+    weight: u64,
+}
+
+impl Chunker {
+    pub(crate) fn new(level: u8) -> Self {
+        Chunker { level, entries: Vec::new(), weight: 0 }
+    }
+
+    /// Adds the next entry; returns the node it completes, if it ends one.
+    pub(crate) fn push(&mut self, entry: Entry) -> Option<Node> {
+        let before = self.weight;
+        self.weight += weight(&entry.key);
+        let hash = boundary_hash(&entry.key, self.level);
+        self.entries.push(entry);
+        is_boundary(hash, before, self.weight).then(|| self.take())
+    }
+
+    /// Whether the chunker sits on a boundary (holds no pending entries).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Ends the level: the pending entries, if any, form the last node.
+    pub(crate) fn finish(&mut self) -> Option<Node> {
+        (!self.entries.is_empty()).then(|| self.take())
+    }
+
+    fn take(&mut self) -> Node {
+        self.weight = 0;
+        Node { level: self.level, entries: std::mem::take(&mut self.entries) }
+    }
+}
+
+/// The greatest key of a node that is known to be non-empty.
+pub(crate) fn last_key(node: &Node) -> Arc<str> {
+    node.last_key().cloned().unwrap_or_else(|| Arc::from(""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_boundary_below_min_and_always_at_max() {
+        assert!(!is_boundary(0, 0, MIN_WEIGHT - 1));
+        assert!(is_boundary(u64::MAX, 0, MAX_WEIGHT));
+    }
+
+    #[test]
+    fn average_node_weight_is_near_target() {
+        let mut chunker = Chunker::new(0);
+        let mut nodes = 0u64;
+        let total = 200_000u64;
+        for i in 0..total {
+            let entry = Entry {
+                key: Arc::from(format!("key-{i:08}")),
+                payload: super::super::node::Payload::Value(super::super::node::ValueRef::Inline(
+                    Arc::from(&b""[..]),
+                )),
+            };
+            if chunker.push(entry).is_some() {
+                nodes += 1;
+            }
+        }
+        let average = total * weight("key-00000000") / nodes.max(1);
+        assert!((700..1400).contains(&average), "average node weight {average}");
+    }
+
+    #[test]
+    fn levels_hash_differently() {
+        assert_ne!(boundary_hash("k", 0), boundary_hash("k", 1));
+    }
+}

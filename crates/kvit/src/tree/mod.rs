@@ -1,0 +1,738 @@
+//! The key map of a commit: a prolly tree (a history-independent, content-
+//! addressed B-tree) from string keys to value references.
+//!
+//! Node boundaries come from hashes of keys ([`chunker`]), so a set of keys
+//! has exactly one tree whatever order it was written in, and two trees that
+//! share content share nodes. Updates rewrite only the nodes on the paths to
+//! the changed keys, plus the few neighbours a moved boundary spills into;
+//! diffs descend only into subtrees whose hashes differ; interior entries carry
+//! key counts and value sizes, so `len` and total size come from the root.
+
+mod chunker;
+mod node;
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::sync::Arc;
+
+pub use node::ValueRef;
+pub(crate) use node::{ChildRef, Entry, Node, Payload, MAX_LEVEL};
+
+use crate::backend::KvStore;
+use crate::error::{Error, Result};
+use crate::object::{self, Kind, ObjectId, SharedKv, WriteBatch};
+use chunker::{last_key, Chunker};
+
+/// Default capacity of the decoded-node cache, in approximate bytes.
+pub(crate) const DEFAULT_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// One key that differs between two trees.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// The key.
+    pub key: Arc<str>,
+    /// Its value in the first tree, if present there.
+    pub old: Option<ValueRef>,
+    /// Its value in the second tree, if present there.
+    pub new: Option<ValueRef>,
+}
+
+/// A batch of edits for [`Tree::apply`]: key to new value, `None` to remove.
+pub type Edits = BTreeMap<Arc<str>, Option<ValueRef>>;
+
+#[derive(Clone)]
+struct NodeWeighter;
+
+impl quick_cache::Weighter<ObjectId, Arc<Node>> for NodeWeighter {
+    fn weight(&self, _id: &ObjectId, node: &Arc<Node>) -> u64 {
+        node.entries.iter().map(|entry| entry.key.len() as u64 + 64).sum::<u64>() + 64
+    }
+}
+
+type NodeCache = quick_cache::sync::Cache<ObjectId, Arc<Node>, NodeWeighter>;
+
+enum Seek<'a> {
+    /// The node holding the first key `>=` this one (the last node if none).
+    AtLeast(&'a str),
+    /// The node after the one whose greatest key is this one.
+    After(&'a str),
+}
+
+/// Reads and writes prolly trees in one backend, through a bounded cache of
+/// decoded nodes. Cheap to share: clone the `Arc` it lives in.
+pub struct Tree {
+    kv: SharedKv,
+    cache: NodeCache,
+}
+
+impl Tree {
+    /// Opens the key maps stored in `kv`, with a node cache of about
+    /// `cache_bytes`. Marks an empty store with the current format version.
+    ///
+    /// # Errors
+    /// A backend failure, or a store written in another format version.
+    pub fn open(kv: SharedKv, cache_bytes: u64) -> Result<Self> {
+        crate::format::ensure(&*kv)?;
+        Ok(Self::new(kv, cache_bytes))
+    }
+
+    pub(crate) fn new(kv: SharedKv, cache_bytes: u64) -> Self {
+        let estimated_items = usize::try_from((cache_bytes / 2048).max(16)).unwrap_or(usize::MAX);
+        Tree { kv, cache: NodeCache::with_weighter(estimated_items, cache_bytes.max(1), NodeWeighter) }
+    }
+
+    /// The backend the tree lives in.
+    pub fn kv(&self) -> &dyn KvStore {
+        &*self.kv
+    }
+
+    /// The shared backend handle.
+    pub(crate) fn shared_kv(&self) -> &SharedKv {
+        &self.kv
+    }
+
+    /// The root of the empty tree, added to `batch` so it exists once written.
+    pub fn empty_root(batch: &mut WriteBatch) -> ObjectId {
+        Self::store_node(&Node { level: 0, entries: Vec::new() }, batch)
+    }
+
+    fn store_node(node: &Node, batch: &mut WriteBatch) -> ObjectId {
+        batch.put(Kind::Node, &node.encode())
+    }
+
+    /// The bytes of a value.
+    ///
+    /// # Errors
+    /// A backend failure, or a missing or corrupt value blob.
+    pub fn read_value(&self, value: &ValueRef) -> Result<Vec<u8>> {
+        match value {
+            ValueRef::Inline(bytes) => Ok(bytes.to_vec()),
+            ValueRef::Blob { id, .. } => object::read_one(&*self.kv, Kind::Blob, *id),
+        }
+    }
+
+    /// One node, from the cache or the backend.
+    ///
+    /// # Errors
+    /// A backend failure, a missing node or a corrupt one.
+    pub(crate) fn node(&self, id: ObjectId) -> Result<Arc<Node>> {
+        if let Some(node) = self.cache.get(&id) {
+            return Ok(node);
+        }
+        let payload = object::read_one(&*self.kv, Kind::Node, id)?;
+        let node = Arc::new(Node::decode(id, &payload)?);
+        self.cache.insert(id, node.clone());
+        Ok(node)
+    }
+
+    /// Many nodes; those not cached are fetched with one `get_many`.
+    fn nodes(&self, ids: &[ObjectId]) -> Result<Vec<Arc<Node>>> {
+        let missing: Vec<ObjectId> =
+            ids.iter().filter(|id| self.cache.get(*id).is_none()).copied().collect();
+        let mut fetched = std::collections::HashMap::with_capacity(missing.len());
+        for (id, payload) in missing.iter().zip(object::read_many(&*self.kv, Kind::Node, &missing)?) {
+            let node = Arc::new(Node::decode(*id, &payload)?);
+            self.cache.insert(*id, node.clone());
+            fetched.insert(*id, node);
+        }
+        ids.iter()
+            .map(|id| match fetched.get(id) {
+                Some(node) => Ok(node.clone()),
+                None => self.node(*id),
+            })
+            .collect()
+    }
+
+    /// The child of an interior node, checked to sit one level below it.
+    fn child(&self, parent: &Node, child: &ChildRef) -> Result<Arc<Node>> {
+        let node = self.node(child.id)?;
+        Self::check_level(parent, child.id, &node)?;
+        Ok(node)
+    }
+
+    fn check_level(parent: &Node, id: ObjectId, child: &Node) -> Result<()> {
+        if child.level + 1 != parent.level {
+            return Err(Error::corrupt(
+                Kind::Node.name(),
+                id,
+                format!("child at level {} under a node at level {}", child.level, parent.level),
+            ));
+        }
+        Ok(())
+    }
+
+    fn child_ref(node: &Node, index: usize) -> Result<&ChildRef> {
+        node.entries.get(index).and_then(Entry::child).ok_or_else(|| {
+            Error::corrupt(Kind::Node.name(), ObjectId::hash(Kind::Node.tag(), &node.encode()), "interior entry without a child")
+        })
+    }
+
+    /// The number of keys in the tree, read from the root.
+    ///
+    /// # Errors
+    /// A backend failure or a missing or corrupt root.
+    pub fn len(&self, root: ObjectId) -> Result<u64> {
+        Ok(self.node(root)?.entries.iter().map(Entry::count).sum())
+    }
+
+    /// The total length of the tree's values, read from the root.
+    ///
+    /// # Errors
+    /// As [`Tree::len`].
+    pub fn value_bytes(&self, root: ObjectId) -> Result<u64> {
+        Ok(self.node(root)?.entries.iter().map(Entry::value_bytes).sum())
+    }
+
+    /// The height of the tree: 1 for a single leaf.
+    ///
+    /// # Errors
+    /// As [`Tree::len`].
+    pub fn depth(&self, root: ObjectId) -> Result<u32> {
+        Ok(u32::from(self.node(root)?.level) + 1)
+    }
+
+    /// The value reference stored under `key`.
+    ///
+    /// # Errors
+    /// A backend failure or a missing or corrupt node on the path.
+    pub fn get(&self, root: ObjectId, key: &str) -> Result<Option<ValueRef>> {
+        let mut node = self.node(root)?;
+        while node.level > 0 {
+            let index = node.entries.partition_point(|entry| &*entry.key < key);
+            if index == node.entries.len() {
+                return Ok(None);
+            }
+            let child = Self::child_ref(&node, index)?;
+            node = self.child(&node, child)?;
+        }
+        Ok(match node.entries.binary_search_by(|entry| (*entry.key).cmp(key)) {
+            Ok(index) => match &node.entries[index].payload {
+                Payload::Value(value) => Some(value.clone()),
+                Payload::Child(_) => None,
+            },
+            Err(_) => None,
+        })
+    }
+
+    /// The value references of many keys, aligned with `keys`, fetching one
+    /// tree level per backend round trip.
+    ///
+    /// # Errors
+    /// As [`Tree::get`].
+    pub fn get_many(&self, root: ObjectId, keys: &[&str]) -> Result<Vec<Option<ValueRef>>> {
+        let mut order: Vec<usize> = (0..keys.len()).collect();
+        order.sort_by(|a, b| keys[*a].cmp(keys[*b]));
+        let mut results = vec![None; keys.len()];
+        let mut frontier: Vec<(Arc<Node>, Vec<usize>)> = vec![(self.node(root)?, order)];
+        while frontier.first().is_some_and(|(node, _)| node.level > 0) {
+            let mut routed: Vec<(ObjectId, Vec<usize>)> = Vec::new();
+            let mut parents: Vec<Arc<Node>> = Vec::new();
+            for (node, wanted) in &frontier {
+                for &index in wanted {
+                    let at = node.entries.partition_point(|entry| &*entry.key < keys[index]);
+                    if at == node.entries.len() {
+                        continue;
+                    }
+                    let child = Self::child_ref(node, at)?.id;
+                    match routed.last_mut() {
+                        Some((last, group)) if *last == child => group.push(index),
+                        _ => {
+                            routed.push((child, vec![index]));
+                            parents.push(node.clone());
+                        }
+                    }
+                }
+            }
+            let ids: Vec<ObjectId> = routed.iter().map(|(id, _)| *id).collect();
+            let children = self.nodes(&ids)?;
+            frontier = Vec::with_capacity(children.len());
+            for (((id, group), child), parent) in routed.into_iter().zip(children).zip(parents) {
+                Self::check_level(&parent, id, &child)?;
+                frontier.push((child, group));
+            }
+        }
+        for (leaf, wanted) in frontier {
+            for index in wanted {
+                if let Ok(at) = leaf.entries.binary_search_by(|entry| (*entry.key).cmp(keys[index])) {
+                    if let Payload::Value(value) = &leaf.entries[at].payload {
+                        results[index] = Some(value.clone());
+                    }
+                }
+            }
+        }
+        Ok(results)
+    }
+
+    /// Applies `edits` to the tree at `root` and returns the new root. Every
+    /// new node goes into `batch`; nothing is written to the backend here.
+    ///
+    /// The result depends only on the resulting contents, never on the edits
+    /// that led there.
+    ///
+    /// # Errors
+    /// A backend failure or a missing or corrupt node.
+    pub fn apply(&self, root: ObjectId, edits: &Edits, batch: &mut WriteBatch) -> Result<ObjectId> {
+        if edits.is_empty() {
+            return Ok(root);
+        }
+        let root_node = self.node(root)?;
+        let keys: Vec<&str> = edits.keys().map(|key| &**key).collect();
+        self.prefetch_paths(&root_node, &keys)?;
+        let mut level_edits: Vec<(Arc<str>, Option<Payload>)> = edits
+            .iter()
+            .map(|(key, value)| (key.clone(), value.clone().map(Payload::Value)))
+            .collect();
+        for level in 0..root_node.level {
+            level_edits = self.rechunk_level(&root_node, level, &level_edits, batch)?;
+            if level_edits.is_empty() {
+                return Ok(root);
+            }
+        }
+        let mut entries = Vec::with_capacity(root_node.entries.len() + level_edits.len());
+        merge_entries(&root_node.entries, &level_edits, &mut 0, None, |entry| entries.push(entry));
+        self.build_up(entries, root_node.level, batch)
+    }
+
+    /// Builds the tree whose level `level` holds exactly `entries`, chunking
+    /// upward until one node remains, and collapsing single-child roots.
+    fn build_up(&self, mut entries: Vec<Entry>, mut level: u8, batch: &mut WriteBatch) -> Result<ObjectId> {
+        loop {
+            if entries.is_empty() {
+                return Ok(Self::empty_root(batch));
+            }
+            if level > 0 && entries.len() == 1 {
+                let mut id = Self::child_ref(&Node { level, entries }, 0)?.id;
+                loop {
+                    let node = self.node(id)?;
+                    if node.level == 0 || node.entries.len() > 1 {
+                        return Ok(id);
+                    }
+                    id = Self::child_ref(&node, 0)?.id;
+                }
+            }
+            let mut chunker = Chunker::new(level);
+            let mut nodes: Vec<Node> = Vec::new();
+            for entry in entries {
+                nodes.extend(chunker.push(entry));
+            }
+            nodes.extend(chunker.finish());
+            if nodes.len() == 1 {
+                let node = &nodes[0];
+                let id = Self::store_node(node, batch);
+                self.cache.insert(id, Arc::new(node.clone()));
+                return Ok(id);
+            }
+            if level >= MAX_LEVEL {
+                return Err(Error::InvalidArgument("tree would exceed the maximum depth".into()));
+            }
+            entries = nodes.into_iter().map(|node| self.stored_entry(node, batch)).collect();
+            level += 1;
+        }
+    }
+
+    /// Stores a node and returns the entry its parent keeps for it.
+    fn stored_entry(&self, node: Node, batch: &mut WriteBatch) -> Entry {
+        let id = Self::store_node(&node, batch);
+        let child = node.child_ref(id);
+        let key = last_key(&node);
+        self.cache.insert(id, Arc::new(node));
+        Entry { key, payload: Payload::Child(child) }
+    }
+
+    /// Re-chunks the stretches of level `level` that `edits` touch and returns
+    /// the edits this makes to the level above.
+    fn rechunk_level(
+        &self,
+        root: &Arc<Node>,
+        level: u8,
+        edits: &[(Arc<str>, Option<Payload>)],
+        batch: &mut WriteBatch,
+    ) -> Result<Vec<(Arc<str>, Option<Payload>)>> {
+        let mut parent: BTreeMap<Arc<str>, Option<Payload>> = BTreeMap::new();
+        let mut replaced: Vec<(Arc<str>, ObjectId)> = Vec::new();
+        let mut next = 0;
+        while next < edits.len() {
+            let Some((mut node, mut id, mut is_last)) =
+                self.locate(root, level, &Seek::AtLeast(&edits[next].0))?
+            else {
+                break;
+            };
+            let mut chunker = Chunker::new(level);
+            loop {
+                let node_last = last_key(&node);
+                replaced.push((node_last.clone(), id));
+                let limit = (!is_last).then_some(&*node_last);
+                merge_entries(&node.entries, edits, &mut next, limit, |entry| {
+                    if let Some(done) = chunker.push(entry) {
+                        let entry = self.stored_entry(done, batch);
+                        parent.insert(entry.key.clone(), Some(entry.payload));
+                    }
+                });
+                if is_last {
+                    if let Some(done) = chunker.finish() {
+                        let entry = self.stored_entry(done, batch);
+                        parent.insert(entry.key.clone(), Some(entry.payload));
+                    }
+                    break;
+                }
+                if chunker.is_empty() {
+                    // Our boundary coincides with the old one: the rest of
+                    // the level is unchanged up to the next edit.
+                    break;
+                }
+                let Some(following) = self.locate(root, level, &Seek::After(&node_last))? else {
+                    return Err(Error::corrupt(Kind::Node.name(), id, "node marked inner has no successor"));
+                };
+                (node, id, is_last) = following;
+            }
+        }
+        for (key, id) in replaced {
+            match parent.get(&key) {
+                // Rewritten to exactly the node it was: no change to report.
+                Some(Some(Payload::Child(child))) if child.id == id => {
+                    parent.remove(&key);
+                }
+                Some(Some(_)) => {}
+                _ => {
+                    parent.insert(key, None);
+                }
+            }
+        }
+        Ok(parent.into_iter().collect())
+    }
+
+    /// Finds a node of level `level`; also returns its id and whether it is the
+    /// last node of its level.
+    fn locate(&self, root: &Arc<Node>, level: u8, seek: &Seek<'_>) -> Result<Option<(Arc<Node>, ObjectId, bool)>> {
+        let mut node = root.clone();
+        let mut id = ObjectId::hash(Kind::Node.tag(), &root.encode());
+        let mut is_last = true;
+        while node.level > level {
+            let index = match seek {
+                Seek::AtLeast(key) => {
+                    node.entries.partition_point(|entry| &*entry.key < *key).min(node.entries.len() - 1)
+                }
+                Seek::After(key) => {
+                    let index = node.entries.partition_point(|entry| &*entry.key <= *key);
+                    if index == node.entries.len() {
+                        return Ok(None);
+                    }
+                    index
+                }
+            };
+            is_last &= index + 1 == node.entries.len();
+            let child = *Self::child_ref(&node, index)?;
+            node = self.child(&node, &child)?;
+            id = child.id;
+        }
+        Ok(Some((node, id, is_last)))
+    }
+
+    /// Loads, one level per round trip, every node on the paths to `keys`.
+    fn prefetch_paths(&self, root: &Arc<Node>, keys: &[&str]) -> Result<()> {
+        let mut frontier = vec![root.clone()];
+        while frontier.first().is_some_and(|node| node.level > 1) {
+            let mut ids: Vec<ObjectId> = Vec::new();
+            for node in &frontier {
+                for key in keys {
+                    let index = node.entries.partition_point(|entry| &*entry.key < *key).min(node.entries.len() - 1);
+                    let id = Self::child_ref(node, index)?.id;
+                    if ids.last() != Some(&id) {
+                        ids.push(id);
+                    }
+                }
+            }
+            ids.sort_unstable();
+            ids.dedup();
+            frontier = self.nodes(&ids)?;
+        }
+        // The leaves themselves, under the level-1 frontier.
+        let mut leaves: Vec<ObjectId> = Vec::new();
+        for node in frontier.iter().filter(|node| node.level == 1) {
+            for key in keys {
+                let index = node.entries.partition_point(|entry| &*entry.key < *key).min(node.entries.len() - 1);
+                leaves.push(Self::child_ref(node, index)?.id);
+            }
+        }
+        leaves.sort_unstable();
+        leaves.dedup();
+        self.nodes(&leaves)?;
+        Ok(())
+    }
+
+    /// Entries with keys in the given bounds, in ascending order, read lazily.
+    pub fn range(&self, root: ObjectId, lower: Bound<&str>, upper: Bound<&str>) -> Range<'_> {
+        Range::new(self, root, lower, upper)
+    }
+
+    /// Entries whose keys start with `prefix`.
+    pub fn prefix(&self, root: ObjectId, prefix: &str) -> Range<'_> {
+        let upper = crate::backend::prefix_upper_bound(prefix);
+        let upper_bound = upper.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
+        Range::new(self, root, Bound::Included(prefix), upper_bound)
+    }
+
+    /// The keys whose values differ between the trees at `a` and `b`, in key
+    /// order. Subtrees with equal hashes are skipped without being read.
+    ///
+    /// # Errors
+    /// A backend failure or a missing or corrupt node.
+    pub fn diff(&self, a: ObjectId, b: ObjectId) -> Result<Vec<Change>> {
+        let mut changes = Vec::new();
+        if a == b {
+            return Ok(changes);
+        }
+        let (root_a, root_b) = (self.node(a)?, self.node(b)?);
+        let mut left = vec![DiffItem::Subtree { id: a, level: root_a.level }];
+        let mut right = vec![DiffItem::Subtree { id: b, level: root_b.level }];
+        loop {
+            match (left.last(), right.last()) {
+                (None, None) => return Ok(changes),
+                (Some(DiffItem::Subtree { id: x, .. }), Some(DiffItem::Subtree { id: y, .. })) if x == y => {
+                    left.pop();
+                    right.pop();
+                }
+                (Some(DiffItem::Subtree { level: lx, .. }), Some(DiffItem::Subtree { level: ly, .. })) => {
+                    if lx >= ly {
+                        self.expand(&mut left)?;
+                    } else {
+                        self.expand(&mut right)?;
+                    }
+                }
+                (Some(DiffItem::Subtree { .. }), _) => self.expand(&mut left)?,
+                (_, Some(DiffItem::Subtree { .. })) => self.expand(&mut right)?,
+                (Some(DiffItem::Leaf(x)), Some(DiffItem::Leaf(y))) => match x.0.cmp(&y.0) {
+                    Ordering::Less => {
+                        let Some(DiffItem::Leaf((key, old))) = left.pop() else { unreachable!() };
+                        changes.push(Change { key, old: Some(old), new: None });
+                    }
+                    Ordering::Greater => {
+                        let Some(DiffItem::Leaf((key, new))) = right.pop() else { unreachable!() };
+                        changes.push(Change { key, old: None, new: Some(new) });
+                    }
+                    Ordering::Equal => {
+                        let (Some(DiffItem::Leaf((key, old))), Some(DiffItem::Leaf((_, new)))) = (left.pop(), right.pop()) else {
+                            unreachable!()
+                        };
+                        if old != new {
+                            changes.push(Change { key, old: Some(old), new: Some(new) });
+                        }
+                    }
+                },
+                (Some(DiffItem::Leaf(_)), None) => {
+                    let Some(DiffItem::Leaf((key, old))) = left.pop() else { unreachable!() };
+                    changes.push(Change { key, old: Some(old), new: None });
+                }
+                (None, Some(DiffItem::Leaf(_))) => {
+                    let Some(DiffItem::Leaf((key, new))) = right.pop() else { unreachable!() };
+                    changes.push(Change { key, old: None, new: Some(new) });
+                }
+            }
+        }
+    }
+
+    /// Replaces the subtree on top of `stack` by its children, first child on top.
+    fn expand(&self, stack: &mut Vec<DiffItem>) -> Result<()> {
+        let Some(DiffItem::Subtree { id, level }) = stack.pop() else {
+            return Ok(());
+        };
+        let node = self.node(id)?;
+        if node.level != level {
+            return Err(Error::corrupt(Kind::Node.name(), id, format!("expected level {level}, found {}", node.level)));
+        }
+        for entry in node.entries.iter().rev() {
+            stack.push(match &entry.payload {
+                Payload::Value(value) => DiffItem::Leaf((entry.key.clone(), value.clone())),
+                Payload::Child(child) => {
+                    if level == 0 {
+                        return Err(Error::corrupt(Kind::Node.name(), id, "leaf entry with a child"));
+                    }
+                    DiffItem::Subtree { id: child.id, level: level - 1 }
+                }
+            });
+        }
+        Ok(())
+    }
+}
+
+enum DiffItem {
+    Subtree { id: ObjectId, level: u8 },
+    Leaf((Arc<str>, ValueRef)),
+}
+
+/// Merges a node's entries with the edits from `*next` on whose keys are at
+/// most `limit` (all of them without a limit), feeding the result to `out`
+/// and advancing `*next` past the edits used.
+fn merge_entries(
+    entries: &[Entry],
+    edits: &[(Arc<str>, Option<Payload>)],
+    next: &mut usize,
+    limit: Option<&str>,
+    mut out: impl FnMut(Entry),
+) {
+    let mut index = 0;
+    loop {
+        let edit = edits.get(*next).filter(|(key, _)| limit.is_none_or(|limit| &**key <= limit));
+        match (entries.get(index), edit) {
+            (None, None) => return,
+            (Some(entry), None) => {
+                out(entry.clone());
+                index += 1;
+            }
+            (entry, Some((key, payload))) => {
+                let order = entry.map_or(Ordering::Greater, |entry| entry.key.cmp(key));
+                if order == Ordering::Less {
+                    if let Some(entry) = entry {
+                        out(entry.clone());
+                    }
+                    index += 1;
+                    continue;
+                }
+                if order == Ordering::Equal {
+                    index += 1;
+                }
+                if let Some(payload) = payload {
+                    out(Entry { key: key.clone(), payload: payload.clone() });
+                }
+                *next += 1;
+            }
+        }
+    }
+}
+
+/// A lazy, ordered walk over a key range of one tree.
+pub struct Range<'t> {
+    tree: &'t Tree,
+    stack: Vec<(Arc<Node>, usize)>,
+    upper: Option<(Arc<str>, bool)>,
+    pending: Option<(ObjectId, Bound<Arc<str>>)>,
+    done: bool,
+}
+
+impl<'t> Range<'t> {
+    fn new(tree: &'t Tree, root: ObjectId, lower: Bound<&str>, upper: Bound<&str>) -> Self {
+        let lower = match lower {
+            Bound::Included(key) => Bound::Included(Arc::from(key)),
+            Bound::Excluded(key) => Bound::Excluded(Arc::from(key)),
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        let upper = match upper {
+            Bound::Included(key) => Some((Arc::from(key), true)),
+            Bound::Excluded(key) => Some((Arc::from(key), false)),
+            Bound::Unbounded => None,
+        };
+        Range { tree, stack: Vec::new(), upper, pending: Some((root, lower)), done: false }
+    }
+
+    /// Whether `key` lies beyond the upper bound.
+    fn beyond(&self, key: &str) -> bool {
+        match &self.upper {
+            None => false,
+            Some((upper, true)) => key > &**upper,
+            Some((upper, false)) => key >= &**upper,
+        }
+    }
+
+    /// Descends from the root to the first entry at or after the lower bound.
+    fn seek(&mut self, root: ObjectId, lower: &Bound<Arc<str>>) -> Result<()> {
+        let start = |node: &Node| match lower {
+            Bound::Included(key) => node.entries.partition_point(|entry| entry.key < *key),
+            Bound::Excluded(key) => node.entries.partition_point(|entry| entry.key <= *key),
+            Bound::Unbounded => 0,
+        };
+        let mut node = self.tree.node(root)?;
+        while node.level > 0 {
+            let index = start(&node);
+            if index == node.entries.len() {
+                return Ok(());
+            }
+            let child = *Tree::child_ref(&node, index)?;
+            let next = self.load_child(&node, index, &child)?;
+            self.stack.push((node, index + 1));
+            node = next;
+        }
+        let index = start(&node);
+        self.stack.push((node, index));
+        Ok(())
+    }
+
+    /// Loads a child; under a level-1 node, fetches the in-range leaves that
+    /// follow it in the same round trip.
+    fn load_child(&self, parent: &Node, index: usize, child: &ChildRef) -> Result<Arc<Node>> {
+        if parent.level == 1 {
+            let mut ids = vec![child.id];
+            for (offset, entry) in parent.entries[index + 1..].iter().enumerate() {
+                if self.beyond(&parent.entries[index + offset].key) {
+                    break;
+                }
+                if let Some(sibling) = entry.child() {
+                    ids.push(sibling.id);
+                }
+            }
+            if ids.len() > 1 {
+                self.tree.nodes(&ids)?;
+            }
+        }
+        self.tree.child(parent, child)
+    }
+
+    fn step(&mut self) -> Result<Option<(Arc<str>, ValueRef)>> {
+        if let Some((root, lower)) = self.pending.take() {
+            self.seek(root, &lower)?;
+        }
+        loop {
+            let Some((node, index)) = self.stack.last_mut() else {
+                return Ok(None);
+            };
+            if *index >= node.entries.len() {
+                self.stack.pop();
+                continue;
+            }
+            let (node, at) = (node.clone(), *index);
+            *index += 1;
+            let entry = &node.entries[at];
+            match &entry.payload {
+                Payload::Value(value) => {
+                    if self.beyond(&entry.key) {
+                        return Ok(None);
+                    }
+                    return Ok(Some((entry.key.clone(), value.clone())));
+                }
+                Payload::Child(child) => {
+                    // Every key of this child is greater than its predecessor's greatest.
+                    if at > 0 && self.beyond(&node.entries[at - 1].key) {
+                        return Ok(None);
+                    }
+                    let child = *child;
+                    let next = self.load_child(&node, at, &child)?;
+                    self.stack.push((next, 0));
+                }
+            }
+        }
+    }
+}
+
+impl Iterator for Range<'_> {
+    type Item = Result<(Arc<str>, ValueRef)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        match self.step() {
+            Ok(Some(item)) => Some(Ok(item)),
+            Ok(None) => {
+                self.done = true;
+                None
+            }
+            Err(err) => {
+                self.done = true;
+                Some(Err(err))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
