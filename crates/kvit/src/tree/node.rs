@@ -193,7 +193,8 @@ impl Node {
         let mut previous: Vec<u8> = Vec::new();
         for _ in 0..count {
             let truncated = || corrupt("truncated entry");
-            let shared = reader.length().ok_or_else(truncated)?;
+            let shared = reader.varint().ok_or_else(truncated)?;
+            let shared = usize::try_from(shared).unwrap_or(usize::MAX);
             let suffix_len = reader.length().ok_or_else(truncated)?;
             let suffix = reader.take(suffix_len).ok_or_else(truncated)?;
             if shared > previous.len() {
@@ -348,6 +349,13 @@ mod tests {
         for len in 0..bytes.len() {
             assert!(Node::decode(id, &bytes[..len]).is_err(), "truncated to {len} decoded");
         }
+    }
+
+    #[test]
+    fn long_shared_prefixes_near_the_end_decode() {
+        let long = "p".repeat(300);
+        let node = leaf(&[&format!("{long}a"), &format!("{long}b")]);
+        assert_eq!(Node::decode(ObjectId::hash(2, b""), &node.encode()).unwrap(), node);
     }
 
     #[test]
