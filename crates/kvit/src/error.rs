@@ -90,21 +90,108 @@ pub enum Error {
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
 
+    /// A branch name breaks the naming rules.
+    #[error("invalid branch name {name:?}: {reason}")]
+    InvalidBranchName {
+        /// The name as given.
+        name: String,
+        /// The rule it breaks.
+        reason: &'static str,
+    },
+
+    /// A branch was to be created but already exists.
+    #[error("branch {0:?} already exists")]
+    BranchExists(String),
+
+    /// A branch head holds something that is not a commit id.
+    #[error("branch {branch:?} has a corrupt head: {found:?} is not a commit id")]
+    CorruptRef {
+        /// The branch.
+        branch: String,
+        /// What the head holds (at most 64 bytes of it).
+        found: String,
+    },
+
+    /// A commit that was asked for does not exist.
+    #[error("no commit {0}")]
+    CommitNotFound(String),
+
+    /// Another writer moved the branch head between our read and our swap.
+    #[error("branch {branch:?} moved while committing (expected {expected}, found {found}); refresh and retry")]
+    Concurrency {
+        /// The branch.
+        branch: String,
+        /// The head we expected, or "no branch".
+        expected: String,
+        /// The head found, or "no branch".
+        found: String,
+    },
+
+    /// A three-way merge found keys that no merge function resolved.
+    #[error("{0}")]
+    MergeConflict(MergeConflict),
+
+    /// The operation is not supported by this kind of store.
+    #[error("{operation} is not supported by {store}")]
+    Unsupported {
+        /// What was asked.
+        operation: &'static str,
+        /// The store that cannot do it.
+        store: &'static str,
+    },
+
     /// A handle was used after it was closed.
     #[error("the store has been closed")]
     Closed,
 }
 
+/// The keys a three-way merge could not resolve.
+#[derive(Debug, Default)]
+pub struct MergeConflict {
+    /// Every key that could not be resolved, in order.
+    pub conflicting_keys: std::collections::BTreeSet<String>,
+    /// For keys whose merge function failed, its error.
+    pub merge_errors: std::collections::BTreeMap<String, BoxError>,
+}
+
+impl fmt::Display for MergeConflict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let keys: Vec<&str> = self
+            .conflicting_keys
+            .iter()
+            .map(String::as_str)
+            .take(10)
+            .collect();
+        write!(
+            f,
+            "merge conflict on {} key(s): {}",
+            self.conflicting_keys.len(),
+            keys.join(", ")
+        )?;
+        if self.conflicting_keys.len() > keys.len() {
+            write!(f, ", ...")?;
+        }
+        for (key, err) in self.merge_errors.iter().take(3) {
+            write!(f, "; merge function for {key:?} failed: {err}")?;
+        }
+        Ok(())
+    }
+}
+
 impl Error {
     /// Wraps a backend driver's error.
-    pub fn backend(
-        operation: &'static str,
-        source: impl Into<BoxError>,
-    ) -> Self {
-        Error::Backend { operation, source: source.into() }
+    pub fn backend(operation: &'static str, source: impl Into<BoxError>) -> Self {
+        Error::Backend {
+            operation,
+            source: source.into(),
+        }
     }
 
     pub(crate) fn corrupt(kind: &'static str, id: ObjectId, reason: impl fmt::Display) -> Self {
-        Error::CorruptObject { kind, id, reason: reason.to_string() }
+        Error::CorruptObject {
+            kind,
+            id,
+            reason: reason.to_string(),
+        }
     }
 }

@@ -2,16 +2,27 @@
 #![deny(missing_docs)]
 
 mod backend;
+mod commit;
 mod error;
 mod format;
+mod merge;
 mod object;
+mod refs;
 mod tree;
+mod versioned;
 
 pub use backend::{Disk, DiskOptions, Durability, KvStore, Memory};
-pub use error::{BoxError, Error, Result};
+pub use commit::Commit;
+pub use error::{BoxError, Error, MergeConflict, Result};
 pub use format::{FORMAT_KEY, FORMAT_VERSION};
+pub use merge::{counter, last_writer_wins, merge_fn, MergeFn};
 pub use object::{ObjectId, ParseObjectIdError, WriteBatch};
+pub use refs::{BranchName, Expected, MAX_BRANCH_NAME_LEN};
 pub use tree::{Change, Edits, Range, Tree, ValueRef};
+pub use versioned::{
+    validate_key, ChangeSet, CommitOptions, DiffResult, MergeResult, OnConflict, OpenOptions,
+    Strategy, Versioned, MAX_KEY_LEN, MAX_VALUE_LEN,
+};
 
 /// Test support: the backend conformance suite and instrumented backends.
 #[cfg(feature = "testing")]

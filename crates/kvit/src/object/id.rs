@@ -75,14 +75,17 @@ impl FromStr for ObjectId {
     type Err = ParseObjectIdError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let fail = || ParseObjectIdError { input: text.to_owned() };
+        let fail = || ParseObjectIdError {
+            input: text.to_owned(),
+        };
         let bytes = text.as_bytes();
         if bytes.len() != ID_LEN * 2 {
             return Err(fail());
         }
         let mut id = [0u8; ID_LEN];
         for (slot, pair) in id.iter_mut().zip(bytes.chunks_exact(2)) {
-            *slot = (hex_digit(pair[0]).ok_or_else(fail)? << 4) | hex_digit(pair[1]).ok_or_else(fail)?;
+            *slot = (hex_digit(pair[0]).ok_or_else(fail)? << 4)
+                | hex_digit(pair[1]).ok_or_else(fail)?;
         }
         Ok(ObjectId(id))
     }
@@ -106,7 +109,9 @@ mod tests {
         let id = ObjectId::hash(1, b"hello");
         let text = id.to_string();
         assert_eq!(text.len(), 40);
-        assert!(text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+        assert!(text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
         assert_eq!(text.parse::<ObjectId>().unwrap(), id);
     }
 

@@ -73,7 +73,9 @@ impl Kind {
 pub(crate) fn now_millis() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX))
+        .map_or(0, |elapsed| {
+            u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
+        })
 }
 
 /// Checks a stored object against its address and returns its payload.
@@ -82,11 +84,18 @@ pub(crate) fn verify(kind: Kind, id: ObjectId, stored: &[u8]) -> Result<&[u8]> {
         return Err(Error::corrupt(
             kind.name(),
             id,
-            format!("{} bytes is shorter than the {HEADER_LEN}-byte header", stored.len()),
+            format!(
+                "{} bytes is shorter than the {HEADER_LEN}-byte header",
+                stored.len()
+            ),
         ));
     };
     if ObjectId::hash(kind.tag(), payload) != id {
-        return Err(Error::corrupt(kind.name(), id, "content does not match its hash"));
+        return Err(Error::corrupt(
+            kind.name(),
+            id,
+            "content does not match its hash",
+        ));
     }
     Ok(payload)
 }
@@ -158,8 +167,10 @@ impl WriteBatch {
                 (kind.key(&id), stored)
             })
             .collect();
-        let entries: Vec<(&str, &[u8])> =
-            keyed.iter().map(|(key, value)| (key.as_str(), value.as_slice())).collect();
+        let entries: Vec<(&str, &[u8])> = keyed
+            .iter()
+            .map(|(key, value)| (key.as_str(), value.as_slice()))
+            .collect();
         kv.set_many(&entries)
     }
 }
@@ -168,11 +179,7 @@ impl WriteBatch {
 ///
 /// # Errors
 /// A backend failure, a missing object or one whose bytes fail verification.
-pub(crate) fn read_many(
-    kv: &dyn KvStore,
-    kind: Kind,
-    ids: &[ObjectId],
-) -> Result<Vec<Vec<u8>>> {
+pub(crate) fn read_many(kv: &dyn KvStore, kind: Kind, ids: &[ObjectId]) -> Result<Vec<Vec<u8>>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -182,13 +189,20 @@ pub(crate) fn read_many(
     if values.len() != ids.len() {
         return Err(Error::backend(
             "get_many",
-            format!("backend returned {} values for {} keys", values.len(), ids.len()),
+            format!(
+                "backend returned {} values for {} keys",
+                values.len(),
+                ids.len()
+            ),
         ));
     }
     ids.iter()
         .zip(values)
         .map(|(id, stored)| {
-            let stored = stored.ok_or(Error::MissingObject { kind: kind.name(), id: *id })?;
+            let stored = stored.ok_or(Error::MissingObject {
+                kind: kind.name(),
+                id: *id,
+            })?;
             verify(kind, *id, &stored)?;
             let mut payload = stored;
             payload.drain(..HEADER_LEN);
@@ -202,9 +216,10 @@ pub(crate) fn read_many(
 /// # Errors
 /// As [`read_many`].
 pub(crate) fn read_one(kv: &dyn KvStore, kind: Kind, id: ObjectId) -> Result<Vec<u8>> {
-    let stored = kv
-        .get(&kind.key(&id))?
-        .ok_or(Error::MissingObject { kind: kind.name(), id })?;
+    let stored = kv.get(&kind.key(&id))?.ok_or(Error::MissingObject {
+        kind: kind.name(),
+        id,
+    })?;
     verify(kind, id, &stored)?;
     let mut payload = stored;
     payload.drain(..HEADER_LEN);

@@ -65,7 +65,11 @@ pub(crate) struct Chunker {
 
 impl Chunker {
     pub(crate) fn new(level: u8) -> Self {
-        Chunker { level, entries: Vec::new(), weight: 0 }
+        Chunker {
+            level,
+            entries: Vec::new(),
+            weight: 0,
+        }
     }
 
     /// Adds the next entry; returns the node it completes, if it ends one.
@@ -89,7 +93,10 @@ impl Chunker {
 
     fn take(&mut self) -> Node {
         self.weight = 0;
-        Node { level: self.level, entries: std::mem::take(&mut self.entries) }
+        Node {
+            level: self.level,
+            entries: std::mem::take(&mut self.entries),
+        }
     }
 }
 
@@ -125,7 +132,10 @@ mod tests {
             }
         }
         let average = total * weight("key-00000000") / nodes.max(1);
-        assert!((700..1400).contains(&average), "average node weight {average}");
+        assert!(
+            (700..1400).contains(&average),
+            "average node weight {average}"
+        );
     }
 
     #[test]

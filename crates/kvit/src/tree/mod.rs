@@ -17,7 +17,7 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 pub use node::ValueRef;
-pub(crate) use node::{ChildRef, Entry, Node, Payload, MAX_LEVEL};
+pub(crate) use node::{put_varint, ChildRef, Entry, Node, Payload, Reader, MAX_LEVEL};
 
 use crate::backend::KvStore;
 use crate::error::{Error, Result};
@@ -46,7 +46,11 @@ struct NodeWeighter;
 
 impl quick_cache::Weighter<ObjectId, Arc<Node>> for NodeWeighter {
     fn weight(&self, _id: &ObjectId, node: &Arc<Node>) -> u64 {
-        node.entries.iter().map(|entry| entry.key.len() as u64 + 64).sum::<u64>() + 64
+        node.entries
+            .iter()
+            .map(|entry| entry.key.len() as u64 + 64)
+            .sum::<u64>()
+            + 64
     }
 }
 
@@ -79,7 +83,10 @@ impl Tree {
 
     pub(crate) fn new(kv: SharedKv, cache_bytes: u64) -> Self {
         let estimated_items = usize::try_from((cache_bytes / 2048).max(16)).unwrap_or(usize::MAX);
-        Tree { kv, cache: NodeCache::with_weighter(estimated_items, cache_bytes.max(1), NodeWeighter) }
+        Tree {
+            kv,
+            cache: NodeCache::with_weighter(estimated_items, cache_bytes.max(1), NodeWeighter),
+        }
     }
 
     /// The backend the tree lives in.
@@ -94,7 +101,13 @@ impl Tree {
 
     /// The root of the empty tree, added to `batch` so it exists once written.
     pub fn empty_root(batch: &mut WriteBatch) -> ObjectId {
-        Self::store_node(&Node { level: 0, entries: Vec::new() }, batch)
+        Self::store_node(
+            &Node {
+                level: 0,
+                entries: Vec::new(),
+            },
+            batch,
+        )
     }
 
     fn store_node(node: &Node, batch: &mut WriteBatch) -> ObjectId {
@@ -128,10 +141,16 @@ impl Tree {
 
     /// Many nodes; those not cached are fetched with one `get_many`.
     fn nodes(&self, ids: &[ObjectId]) -> Result<Vec<Arc<Node>>> {
-        let missing: Vec<ObjectId> =
-            ids.iter().filter(|id| self.cache.get(*id).is_none()).copied().collect();
+        let missing: Vec<ObjectId> = ids
+            .iter()
+            .filter(|id| self.cache.get(*id).is_none())
+            .copied()
+            .collect();
         let mut fetched = std::collections::HashMap::with_capacity(missing.len());
-        for (id, payload) in missing.iter().zip(object::read_many(&*self.kv, Kind::Node, &missing)?) {
+        for (id, payload) in missing
+            .iter()
+            .zip(object::read_many(&*self.kv, Kind::Node, &missing)?)
+        {
             let node = Arc::new(Node::decode(*id, &payload)?);
             self.cache.insert(*id, node.clone());
             fetched.insert(*id, node);
@@ -156,16 +175,26 @@ impl Tree {
             return Err(Error::corrupt(
                 Kind::Node.name(),
                 id,
-                format!("child at level {} under a node at level {}", child.level, parent.level),
+                format!(
+                    "child at level {} under a node at level {}",
+                    child.level, parent.level
+                ),
             ));
         }
         Ok(())
     }
 
     fn child_ref(node: &Node, index: usize) -> Result<&ChildRef> {
-        node.entries.get(index).and_then(Entry::child).ok_or_else(|| {
-            Error::corrupt(Kind::Node.name(), ObjectId::hash(Kind::Node.tag(), &node.encode()), "interior entry without a child")
-        })
+        node.entries
+            .get(index)
+            .and_then(Entry::child)
+            .ok_or_else(|| {
+                Error::corrupt(
+                    Kind::Node.name(),
+                    ObjectId::hash(Kind::Node.tag(), &node.encode()),
+                    "interior entry without a child",
+                )
+            })
     }
 
     /// The number of keys in the tree, read from the root.
@@ -181,7 +210,12 @@ impl Tree {
     /// # Errors
     /// As [`Tree::len`].
     pub fn value_bytes(&self, root: ObjectId) -> Result<u64> {
-        Ok(self.node(root)?.entries.iter().map(Entry::value_bytes).sum())
+        Ok(self
+            .node(root)?
+            .entries
+            .iter()
+            .map(Entry::value_bytes)
+            .sum())
     }
 
     /// The height of the tree: 1 for a single leaf.
@@ -206,13 +240,15 @@ impl Tree {
             let child = Self::child_ref(&node, index)?;
             node = self.child(&node, child)?;
         }
-        Ok(match node.entries.binary_search_by(|entry| (*entry.key).cmp(key)) {
-            Ok(index) => match &node.entries[index].payload {
-                Payload::Value(value) => Some(value.clone()),
-                Payload::Child(_) => None,
+        Ok(
+            match node.entries.binary_search_by(|entry| (*entry.key).cmp(key)) {
+                Ok(index) => match &node.entries[index].payload {
+                    Payload::Value(value) => Some(value.clone()),
+                    Payload::Child(_) => None,
+                },
+                Err(_) => None,
             },
-            Err(_) => None,
-        })
+        )
     }
 
     /// The value references of many keys, aligned with `keys`, fetching one
@@ -230,7 +266,9 @@ impl Tree {
             let mut parents: Vec<Arc<Node>> = Vec::new();
             for (node, wanted) in &frontier {
                 for &index in wanted {
-                    let at = node.entries.partition_point(|entry| &*entry.key < keys[index]);
+                    let at = node
+                        .entries
+                        .partition_point(|entry| &*entry.key < keys[index]);
                     if at == node.entries.len() {
                         continue;
                     }
@@ -254,7 +292,10 @@ impl Tree {
         }
         for (leaf, wanted) in frontier {
             for index in wanted {
-                if let Ok(at) = leaf.entries.binary_search_by(|entry| (*entry.key).cmp(keys[index])) {
+                if let Ok(at) = leaf
+                    .entries
+                    .binary_search_by(|entry| (*entry.key).cmp(keys[index]))
+                {
                     if let Payload::Value(value) = &leaf.entries[at].payload {
                         results[index] = Some(value.clone());
                     }
@@ -290,13 +331,20 @@ impl Tree {
             }
         }
         let mut entries = Vec::with_capacity(root_node.entries.len() + level_edits.len());
-        merge_entries(&root_node.entries, &level_edits, &mut 0, None, |entry| entries.push(entry));
+        merge_entries(&root_node.entries, &level_edits, &mut 0, None, |entry| {
+            entries.push(entry)
+        });
         self.build_up(entries, root_node.level, batch)
     }
 
     /// Builds the tree whose level `level` holds exactly `entries`, chunking
     /// upward until one node remains, and collapsing single-child roots.
-    fn build_up(&self, mut entries: Vec<Entry>, mut level: u8, batch: &mut WriteBatch) -> Result<ObjectId> {
+    fn build_up(
+        &self,
+        mut entries: Vec<Entry>,
+        mut level: u8,
+        batch: &mut WriteBatch,
+    ) -> Result<ObjectId> {
         loop {
             if entries.is_empty() {
                 return Ok(Self::empty_root(batch));
@@ -324,9 +372,14 @@ impl Tree {
                 return Ok(id);
             }
             if level >= MAX_LEVEL {
-                return Err(Error::InvalidArgument("tree would exceed the maximum depth".into()));
+                return Err(Error::InvalidArgument(
+                    "tree would exceed the maximum depth".into(),
+                ));
             }
-            entries = nodes.into_iter().map(|node| self.stored_entry(node, batch)).collect();
+            entries = nodes
+                .into_iter()
+                .map(|node| self.stored_entry(node, batch))
+                .collect();
             level += 1;
         }
     }
@@ -337,7 +390,10 @@ impl Tree {
         let child = node.child_ref(id);
         let key = last_key(&node);
         self.cache.insert(id, Arc::new(node));
-        Entry { key, payload: Payload::Child(child) }
+        Entry {
+            key,
+            payload: Payload::Child(child),
+        }
     }
 
     /// Re-chunks the stretches of level `level` that `edits` touch and returns
@@ -382,7 +438,11 @@ impl Tree {
                     break;
                 }
                 let Some(following) = self.locate(root, level, &Seek::After(&node_last))? else {
-                    return Err(Error::corrupt(Kind::Node.name(), id, "node marked inner has no successor"));
+                    return Err(Error::corrupt(
+                        Kind::Node.name(),
+                        id,
+                        "node marked inner has no successor",
+                    ));
                 };
                 (node, id, is_last) = following;
             }
@@ -404,15 +464,21 @@ impl Tree {
 
     /// Finds a node of level `level`; also returns its id and whether it is the
     /// last node of its level.
-    fn locate(&self, root: &Arc<Node>, level: u8, seek: &Seek<'_>) -> Result<Option<(Arc<Node>, ObjectId, bool)>> {
+    fn locate(
+        &self,
+        root: &Arc<Node>,
+        level: u8,
+        seek: &Seek<'_>,
+    ) -> Result<Option<(Arc<Node>, ObjectId, bool)>> {
         let mut node = root.clone();
         let mut id = ObjectId::hash(Kind::Node.tag(), &root.encode());
         let mut is_last = true;
         while node.level > level {
             let index = match seek {
-                Seek::AtLeast(key) => {
-                    node.entries.partition_point(|entry| &*entry.key < *key).min(node.entries.len() - 1)
-                }
+                Seek::AtLeast(key) => node
+                    .entries
+                    .partition_point(|entry| &*entry.key < *key)
+                    .min(node.entries.len() - 1),
                 Seek::After(key) => {
                     let index = node.entries.partition_point(|entry| &*entry.key <= *key);
                     if index == node.entries.len() {
@@ -436,7 +502,10 @@ impl Tree {
             let mut ids: Vec<ObjectId> = Vec::new();
             for node in &frontier {
                 for key in keys {
-                    let index = node.entries.partition_point(|entry| &*entry.key < *key).min(node.entries.len() - 1);
+                    let index = node
+                        .entries
+                        .partition_point(|entry| &*entry.key < *key)
+                        .min(node.entries.len() - 1);
                     let id = Self::child_ref(node, index)?.id;
                     if ids.last() != Some(&id) {
                         ids.push(id);
@@ -451,7 +520,10 @@ impl Tree {
         let mut leaves: Vec<ObjectId> = Vec::new();
         for node in frontier.iter().filter(|node| node.level == 1) {
             for key in keys {
-                let index = node.entries.partition_point(|entry| &*entry.key < *key).min(node.entries.len() - 1);
+                let index = node
+                    .entries
+                    .partition_point(|entry| &*entry.key < *key)
+                    .min(node.entries.len() - 1);
                 leaves.push(Self::child_ref(node, index)?.id);
             }
         }
@@ -484,16 +556,27 @@ impl Tree {
             return Ok(changes);
         }
         let (root_a, root_b) = (self.node(a)?, self.node(b)?);
-        let mut left = vec![DiffItem::Subtree { id: a, level: root_a.level }];
-        let mut right = vec![DiffItem::Subtree { id: b, level: root_b.level }];
+        let mut left = vec![DiffItem::Subtree {
+            id: a,
+            level: root_a.level,
+        }];
+        let mut right = vec![DiffItem::Subtree {
+            id: b,
+            level: root_b.level,
+        }];
         loop {
             match (left.last(), right.last()) {
                 (None, None) => return Ok(changes),
-                (Some(DiffItem::Subtree { id: x, .. }), Some(DiffItem::Subtree { id: y, .. })) if x == y => {
+                (Some(DiffItem::Subtree { id: x, .. }), Some(DiffItem::Subtree { id: y, .. }))
+                    if x == y =>
+                {
                     left.pop();
                     right.pop();
                 }
-                (Some(DiffItem::Subtree { level: lx, .. }), Some(DiffItem::Subtree { level: ly, .. })) => {
+                (
+                    Some(DiffItem::Subtree { level: lx, .. }),
+                    Some(DiffItem::Subtree { level: ly, .. }),
+                ) => {
                     if lx >= ly {
                         self.expand(&mut left)?;
                     } else {
@@ -504,29 +587,59 @@ impl Tree {
                 (_, Some(DiffItem::Subtree { .. })) => self.expand(&mut right)?,
                 (Some(DiffItem::Leaf(x)), Some(DiffItem::Leaf(y))) => match x.0.cmp(&y.0) {
                     Ordering::Less => {
-                        let Some(DiffItem::Leaf((key, old))) = left.pop() else { unreachable!() };
-                        changes.push(Change { key, old: Some(old), new: None });
+                        let Some(DiffItem::Leaf((key, old))) = left.pop() else {
+                            unreachable!()
+                        };
+                        changes.push(Change {
+                            key,
+                            old: Some(old),
+                            new: None,
+                        });
                     }
                     Ordering::Greater => {
-                        let Some(DiffItem::Leaf((key, new))) = right.pop() else { unreachable!() };
-                        changes.push(Change { key, old: None, new: Some(new) });
+                        let Some(DiffItem::Leaf((key, new))) = right.pop() else {
+                            unreachable!()
+                        };
+                        changes.push(Change {
+                            key,
+                            old: None,
+                            new: Some(new),
+                        });
                     }
                     Ordering::Equal => {
-                        let (Some(DiffItem::Leaf((key, old))), Some(DiffItem::Leaf((_, new)))) = (left.pop(), right.pop()) else {
+                        let (Some(DiffItem::Leaf((key, old))), Some(DiffItem::Leaf((_, new)))) =
+                            (left.pop(), right.pop())
+                        else {
                             unreachable!()
                         };
                         if old != new {
-                            changes.push(Change { key, old: Some(old), new: Some(new) });
+                            changes.push(Change {
+                                key,
+                                old: Some(old),
+                                new: Some(new),
+                            });
                         }
                     }
                 },
                 (Some(DiffItem::Leaf(_)), None) => {
-                    let Some(DiffItem::Leaf((key, old))) = left.pop() else { unreachable!() };
-                    changes.push(Change { key, old: Some(old), new: None });
+                    let Some(DiffItem::Leaf((key, old))) = left.pop() else {
+                        unreachable!()
+                    };
+                    changes.push(Change {
+                        key,
+                        old: Some(old),
+                        new: None,
+                    });
                 }
                 (None, Some(DiffItem::Leaf(_))) => {
-                    let Some(DiffItem::Leaf((key, new))) = right.pop() else { unreachable!() };
-                    changes.push(Change { key, old: None, new: Some(new) });
+                    let Some(DiffItem::Leaf((key, new))) = right.pop() else {
+                        unreachable!()
+                    };
+                    changes.push(Change {
+                        key,
+                        old: None,
+                        new: Some(new),
+                    });
                 }
             }
         }
@@ -539,16 +652,27 @@ impl Tree {
         };
         let node = self.node(id)?;
         if node.level != level {
-            return Err(Error::corrupt(Kind::Node.name(), id, format!("expected level {level}, found {}", node.level)));
+            return Err(Error::corrupt(
+                Kind::Node.name(),
+                id,
+                format!("expected level {level}, found {}", node.level),
+            ));
         }
         for entry in node.entries.iter().rev() {
             stack.push(match &entry.payload {
                 Payload::Value(value) => DiffItem::Leaf((entry.key.clone(), value.clone())),
                 Payload::Child(child) => {
                     if level == 0 {
-                        return Err(Error::corrupt(Kind::Node.name(), id, "leaf entry with a child"));
+                        return Err(Error::corrupt(
+                            Kind::Node.name(),
+                            id,
+                            "leaf entry with a child",
+                        ));
                     }
-                    DiffItem::Subtree { id: child.id, level: level - 1 }
+                    DiffItem::Subtree {
+                        id: child.id,
+                        level: level - 1,
+                    }
                 }
             });
         }
@@ -573,7 +697,9 @@ fn merge_entries(
 ) {
     let mut index = 0;
     loop {
-        let edit = edits.get(*next).filter(|(key, _)| limit.is_none_or(|limit| &**key <= limit));
+        let edit = edits
+            .get(*next)
+            .filter(|(key, _)| limit.is_none_or(|limit| &**key <= limit));
         match (entries.get(index), edit) {
             (None, None) => return,
             (Some(entry), None) => {
@@ -593,7 +719,10 @@ fn merge_entries(
                     index += 1;
                 }
                 if let Some(payload) = payload {
-                    out(Entry { key: key.clone(), payload: payload.clone() });
+                    out(Entry {
+                        key: key.clone(),
+                        payload: payload.clone(),
+                    });
                 }
                 *next += 1;
             }
@@ -622,7 +751,13 @@ impl<'t> Range<'t> {
             Bound::Excluded(key) => Some((Arc::from(key), false)),
             Bound::Unbounded => None,
         };
-        Range { tree, stack: Vec::new(), upper, pending: Some((root, lower)), done: false }
+        Range {
+            tree,
+            stack: Vec::new(),
+            upper,
+            pending: Some((root, lower)),
+            done: false,
+        }
     }
 
     /// Whether `key` lies beyond the upper bound.

@@ -35,7 +35,10 @@ impl ValueRef {
         if value.len() <= INLINE_MAX {
             ValueRef::Inline(value.into())
         } else {
-            ValueRef::Blob { id: batch.put(Kind::Blob, value), len: value.len() as u64 }
+            ValueRef::Blob {
+                id: batch.put(Kind::Blob, value),
+                len: value.len() as u64,
+            }
         }
     }
 
@@ -183,7 +186,9 @@ impl Node {
         if level > MAX_LEVEL {
             return Err(corrupt("level out of range"));
         }
-        let count = reader.varint().ok_or_else(|| corrupt("truncated entry count"))?;
+        let count = reader
+            .varint()
+            .ok_or_else(|| corrupt("truncated entry count"))?;
         // Every entry takes at least 3 bytes, so a larger count is a lie that
         // would otherwise make us allocate wildly.
         if count > (bytes.len() / 3) as u64 {
@@ -215,7 +220,9 @@ impl Node {
                         if len > INLINE_MAX {
                             return Err(corrupt("inline value above the inline limit"));
                         }
-                        Payload::Value(ValueRef::Inline(reader.take(len).ok_or_else(truncated)?.into()))
+                        Payload::Value(ValueRef::Inline(
+                            reader.take(len).ok_or_else(truncated)?.into(),
+                        ))
                     }
                     TAG_BLOB => {
                         let len = reader.varint().ok_or_else(truncated)?;
@@ -228,10 +235,17 @@ impl Node {
                 let id = reader.id().ok_or_else(truncated)?;
                 let count = reader.varint().ok_or_else(truncated)?;
                 let value_bytes = reader.varint().ok_or_else(truncated)?;
-                Payload::Child(ChildRef { id, count, value_bytes })
+                Payload::Child(ChildRef {
+                    id,
+                    count,
+                    value_bytes,
+                })
             };
             previous = key;
-            entries.push(Entry { key: key_arc, payload });
+            entries.push(Entry {
+                key: key_arc,
+                payload,
+            });
         }
         if reader.pos != bytes.len() {
             return Err(corrupt("trailing bytes after the last entry"));
@@ -336,7 +350,11 @@ mod tests {
             level: 3,
             entries: vec![Entry {
                 key: Arc::from("k"),
-                payload: Payload::Child(ChildRef { id, count: 1 << 40, value_bytes: 7 }),
+                payload: Payload::Child(ChildRef {
+                    id,
+                    count: 1 << 40,
+                    value_bytes: 7,
+                }),
             }],
         };
         assert_eq!(Node::decode(id, &interior.encode()).unwrap(), interior);
@@ -347,7 +365,10 @@ mod tests {
         let bytes = leaf(&["alpha", "beta", "gamma"]).encode();
         let id = ObjectId::hash(2, &bytes);
         for len in 0..bytes.len() {
-            assert!(Node::decode(id, &bytes[..len]).is_err(), "truncated to {len} decoded");
+            assert!(
+                Node::decode(id, &bytes[..len]).is_err(),
+                "truncated to {len} decoded"
+            );
         }
     }
 
@@ -355,7 +376,10 @@ mod tests {
     fn long_shared_prefixes_near_the_end_decode() {
         let long = "p".repeat(300);
         let node = leaf(&[&format!("{long}a"), &format!("{long}b")]);
-        assert_eq!(Node::decode(ObjectId::hash(2, b""), &node.encode()).unwrap(), node);
+        assert_eq!(
+            Node::decode(ObjectId::hash(2, b""), &node.encode()).unwrap(),
+            node
+        );
     }
 
     #[test]
@@ -372,9 +396,30 @@ mod tests {
         for value in [0, 1, 127, 128, 300, u64::MAX] {
             out.clear();
             put_varint(&mut out, value);
-            assert_eq!(Reader { bytes: &out, pos: 0 }.varint(), Some(value));
+            assert_eq!(
+                Reader {
+                    bytes: &out,
+                    pos: 0
+                }
+                .varint(),
+                Some(value)
+            );
         }
-        assert_eq!(Reader { bytes: &[0x80, 0x00], pos: 0 }.varint(), None);
-        assert_eq!(Reader { bytes: &[0xff; 11], pos: 0 }.varint(), None);
+        assert_eq!(
+            Reader {
+                bytes: &[0x80, 0x00],
+                pos: 0
+            }
+            .varint(),
+            None
+        );
+        assert_eq!(
+            Reader {
+                bytes: &[0xff; 11],
+                pos: 0
+            }
+            .varint(),
+            None
+        );
     }
 }

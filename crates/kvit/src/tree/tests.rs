@@ -21,7 +21,12 @@ fn apply(tree: &Tree, root: ObjectId, edits: &[(String, Option<Vec<u8>>)]) -> (O
     let mut batch = WriteBatch::new();
     let edits: Edits = edits
         .iter()
-        .map(|(key, value)| (Arc::from(key.as_str()), value.as_ref().map(|v| ValueRef::store(v, &mut batch))))
+        .map(|(key, value)| {
+            (
+                Arc::from(key.as_str()),
+                value.as_ref().map(|v| ValueRef::store(v, &mut batch)),
+            )
+        })
         .collect();
     let root = tree.apply(root, &edits, &mut batch).unwrap();
     let written = batch.len();
@@ -34,7 +39,9 @@ fn key(i: usize) -> String {
 }
 
 fn fill(tree: &Tree, n: usize) -> ObjectId {
-    let edits: Vec<_> = (0..n).map(|i| (key(i), Some(format!("value {i}").into_bytes()))).collect();
+    let edits: Vec<_> = (0..n)
+        .map(|i| (key(i), Some(format!("value {i}").into_bytes())))
+        .collect();
     apply(tree, empty(tree), &edits).0
 }
 
@@ -52,10 +59,16 @@ fn reads_back_what_was_written() {
     let tree = tree();
     let root = fill(&tree, 5_000);
     assert_eq!(tree.len(root).unwrap(), 5_000);
-    assert!(tree.depth(root).unwrap() >= 2, "5000 keys should need more than one node");
+    assert!(
+        tree.depth(root).unwrap() >= 2,
+        "5000 keys should need more than one node"
+    );
     for i in (0..5_000).step_by(97) {
         let value = tree.get(root, &key(i)).unwrap().unwrap();
-        assert_eq!(tree.read_value(&value).unwrap(), format!("value {i}").into_bytes());
+        assert_eq!(
+            tree.read_value(&value).unwrap(),
+            format!("value {i}").into_bytes()
+        );
     }
     assert_eq!(tree.get(root, "key/").unwrap(), None);
     assert_eq!(tree.get(root, "zzz").unwrap(), None);
@@ -67,7 +80,14 @@ fn reads_back_what_was_written() {
 fn large_values_become_blobs_and_equal_values_are_stored_once() {
     let tree = tree();
     let big = vec![7u8; 1000];
-    let (root, _) = apply(&tree, empty(&tree), &[("a".into(), Some(big.clone())), ("b".into(), Some(big.clone()))]);
+    let (root, _) = apply(
+        &tree,
+        empty(&tree),
+        &[
+            ("a".into(), Some(big.clone())),
+            ("b".into(), Some(big.clone())),
+        ],
+    );
     let a = tree.get(root, "a").unwrap().unwrap();
     assert!(matches!(a, ValueRef::Blob { .. }));
     assert_eq!(a, tree.get(root, "b").unwrap().unwrap());
@@ -85,18 +105,28 @@ fn same_contents_give_the_same_root_whatever_the_order() {
     // One key at a time, in reverse order.
     let mut root = empty(&tree);
     for i in (0..n).rev() {
-        root = apply(&tree, root, &[(key(i), Some(format!("value {i}").into_bytes()))]).0;
+        root = apply(
+            &tree,
+            root,
+            &[(key(i), Some(format!("value {i}").into_bytes()))],
+        )
+        .0;
     }
     assert_eq!(root, at_once);
 
     // Extra keys added then removed, and values changed then changed back.
-    let extra: Vec<_> = (0..500).map(|i| (format!("key/{:07}x", i * 3), Some(b"tmp".to_vec()))).collect();
+    let extra: Vec<_> = (0..500)
+        .map(|i| (format!("key/{:07}x", i * 3), Some(b"tmp".to_vec())))
+        .collect();
     let (with_extra, _) = apply(&tree, at_once, &extra);
     assert_ne!(with_extra, at_once);
     let removals: Vec<_> = extra.iter().map(|(k, _)| (k.clone(), None)).collect();
     assert_eq!(apply(&tree, with_extra, &removals).0, at_once);
     let (changed, _) = apply(&tree, at_once, &[(key(10), Some(b"other".to_vec()))]);
-    assert_eq!(apply(&tree, changed, &[(key(10), Some(b"value 10".to_vec()))]).0, at_once);
+    assert_eq!(
+        apply(&tree, changed, &[(key(10), Some(b"value 10".to_vec()))]).0,
+        at_once
+    );
 }
 
 #[test]
@@ -117,7 +147,10 @@ fn a_single_key_update_rewrites_about_one_path() {
     let mut total = 0;
     for i in (0..20_000).step_by(1_000) {
         let (_, written) = apply(&tree, root, &[(key(i), Some(b"changed".to_vec()))]);
-        assert!(written <= depth + 2, "{written} nodes written for one key at depth {depth}");
+        assert!(
+            written <= depth + 2,
+            "{written} nodes written for one key at depth {depth}"
+        );
         total += written;
     }
     assert!(total <= 20 * (depth + 1));
@@ -149,16 +182,25 @@ fn editing_a_value_never_moves_a_boundary() {
 #[test]
 fn ranges_and_prefixes() {
     let tree = tree();
-    let edits: Vec<_> = ["a", "a/1", "a/2", "a/3/x", "ab", "b", "b/1", "日本/1", "日本/2"]
-        .iter()
-        .map(|k| ((*k).to_string(), Some(k.as_bytes().to_vec())))
-        .collect();
+    let edits: Vec<_> = [
+        "a", "a/1", "a/2", "a/3/x", "ab", "b", "b/1", "日本/1", "日本/2",
+    ]
+    .iter()
+    .map(|k| ((*k).to_string(), Some(k.as_bytes().to_vec())))
+    .collect();
     let (root, _) = apply(&tree, empty(&tree), &edits);
-    let keys = |range: Range<'_>| range.map(|item| item.unwrap().0.to_string()).collect::<Vec<_>>();
+    let keys = |range: Range<'_>| {
+        range
+            .map(|item| item.unwrap().0.to_string())
+            .collect::<Vec<_>>()
+    };
     assert_eq!(keys(tree.prefix(root, "a/")), ["a/1", "a/2", "a/3/x"]);
     assert_eq!(keys(tree.prefix(root, "日本/")), ["日本/1", "日本/2"]);
     assert_eq!(keys(tree.prefix(root, "c")), Vec::<String>::new());
-    assert_eq!(keys(tree.range(root, Bound::Excluded("a/2"), Bound::Included("b"))), ["a/3/x", "ab", "b"]);
+    assert_eq!(
+        keys(tree.range(root, Bound::Excluded("a/2"), Bound::Included("b"))),
+        ["a/3/x", "ab", "b"]
+    );
     assert_eq!(keys(tree.prefix(root, "")).len(), edits.len());
 }
 
@@ -177,8 +219,18 @@ fn diff_reports_exactly_the_changes() {
         ],
     );
     let changes = tree.diff(base, other).unwrap();
-    let summary: Vec<_> = changes.iter().map(|c| (c.key.to_string(), c.old.is_some(), c.new.is_some())).collect();
-    assert_eq!(summary, [(key(5), true, false), (key(5_000), true, true), ("new".into(), false, true)]);
+    let summary: Vec<_> = changes
+        .iter()
+        .map(|c| (c.key.to_string(), c.old.is_some(), c.new.is_some()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (key(5), true, false),
+            (key(5_000), true, true),
+            ("new".into(), false, true)
+        ]
+    );
     assert!(tree.diff(base, base).unwrap().is_empty());
     let reverse = tree.diff(other, base).unwrap();
     assert_eq!(reverse.len(), 3);
@@ -196,7 +248,10 @@ fn a_corrupted_node_is_an_error_naming_it() {
     memory.set(&key, &stored).unwrap();
     let fresh = Tree::open(Arc::new(memory.clone()), DEFAULT_CACHE_BYTES).unwrap();
     let err = fresh.get(root, "key/0000001").unwrap_err();
-    assert!(matches!(err, Error::CorruptObject { id, .. } if id == root), "{err}");
+    assert!(
+        matches!(err, Error::CorruptObject { id, .. } if id == root),
+        "{err}"
+    );
     assert!(err.to_string().contains(&root.to_hex()));
 
     memory.set(&key, &stored[..5]).unwrap();
@@ -244,6 +299,14 @@ fn model_check_random_batches() {
     }
     let expected: Vec<_> = model.into_iter().collect();
     assert_eq!(contents(&tree, root), expected);
-    let rebuilt = apply(&tree, empty(&tree), &expected.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect::<Vec<_>>()).0;
+    let rebuilt = apply(
+        &tree,
+        empty(&tree),
+        &expected
+            .iter()
+            .map(|(k, v)| (k.clone(), Some(v.clone())))
+            .collect::<Vec<_>>(),
+    )
+    .0;
     assert_eq!(rebuilt, root);
 }
