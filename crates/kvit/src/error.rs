@@ -140,6 +140,22 @@ pub enum Error {
         store: &'static str,
     },
 
+    /// A value could not be encoded or decoded by the store's codec.
+    #[error("cannot {action} the value of key {key:?}: {source}")]
+    Codec {
+        /// "encode" or "decode".
+        action: &'static str,
+        /// The key whose value failed.
+        key: String,
+        /// The codec's error.
+        #[source]
+        source: BoxError,
+    },
+
+    /// A key that was required is missing.
+    #[error("key {0:?} not found")]
+    KeyNotFound(String),
+
     /// A handle was used after it was closed.
     #[error("the store has been closed")]
     Closed,

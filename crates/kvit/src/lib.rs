@@ -2,17 +2,27 @@
 #![deny(missing_docs)]
 
 mod backend;
+mod codec;
 mod commit;
 mod error;
 mod format;
+mod live;
 mod merge;
+mod namespaced;
 mod object;
 mod refs;
+mod staged;
+mod store;
 mod tree;
 mod versioned;
 
 pub use backend::{Disk, DiskOptions, Durability, KvStore, Memory};
+pub use codec::{Codec, Json, MessagePack, Raw};
 pub use commit::Commit;
+pub use live::Live;
+pub use namespaced::Namespaced;
+pub use staged::Staged;
+pub use store::{value_counter, value_last_writer_wins, value_merge_fn, Store, StoreCommitOptions, ValueMergeFn};
 pub use error::{BoxError, Error, MergeConflict, Result};
 pub use format::{FORMAT_KEY, FORMAT_VERSION};
 pub use merge::{counter, last_writer_wins, merge_fn, MergeFn};

@@ -1,0 +1,349 @@
+//! The staging layer: a dict of decoded values over a [`Versioned`] cursor.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::codec::Codec;
+use crate::error::{Error, Result};
+use crate::merge::{merge_fn, MergeFn};
+use crate::object::ObjectId;
+use crate::store::{Store, StoreCommitOptions, ValueMergeFn};
+use crate::versioned::{validate_key, ChangeSet, CommitOptions, MergeResult, Strategy, Versioned};
+
+/// Decoded committed values kept at most; past it the cache starts over.
+const CACHE_LIMIT: usize = 100_000;
+
+struct State<V> {
+    versioned: Versioned,
+    /// Staged changes: `Some` sets, `None` removes.
+    staged: BTreeMap<String, Option<V>>,
+    /// Decoded values of the current commit, as read so far.
+    cache: HashMap<String, V>,
+}
+
+/// Buffers writes in memory and flushes them with [`Staged::commit`] as one
+/// atomic commit, encoding values with its codec. Reads see staged changes
+/// first, then the current commit (through a cache of decoded values).
+///
+/// Clones are handles on the same staging buffer.
+pub struct Staged<C: Codec> {
+    codec: Arc<C>,
+    state: Arc<Mutex<State<C::Value>>>,
+}
+
+impl<C: Codec> Clone for Staged<C> {
+    fn clone(&self) -> Self {
+        Staged { codec: self.codec.clone(), state: self.state.clone() }
+    }
+}
+
+impl<C: Codec> std::fmt::Debug for Staged<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = self.lock();
+        f.debug_struct("Staged")
+            .field("branch", &state.versioned.branch())
+            .field("commit", &state.versioned.current_commit().short(12))
+            .field("staged", &state.staged.len())
+            .finish()
+    }
+}
+
+impl<C: Codec> Staged<C> {
+    /// Stages over `versioned`, encoding with `codec`.
+    pub fn new(versioned: Versioned, codec: C) -> Self {
+        Self::with_codec(versioned, Arc::new(codec))
+    }
+
+    fn with_codec(versioned: Versioned, codec: Arc<C>) -> Self {
+        Staged {
+            codec,
+            state: Arc::new(Mutex::new(State { versioned, staged: BTreeMap::new(), cache: HashMap::new() })),
+        }
+    }
+
+    // The state is consistent between statements, so a panic elsewhere while
+    // holding the lock cannot leave it half-changed.
+    fn lock(&self) -> MutexGuard<'_, State<C::Value>> {
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The codec.
+    pub fn codec(&self) -> &C {
+        &self.codec
+    }
+
+    /// Runs `f` with the underlying cursor.
+    pub fn with_versioned<T>(&self, f: impl FnOnce(&Versioned) -> T) -> T {
+        f(&self.lock().versioned)
+    }
+
+    /// Runs `f` with the underlying cursor, mutably; staged changes and the
+    /// decoded cache are dropped if it moves the cursor.
+    pub fn with_versioned_mut<T>(&self, f: impl FnOnce(&mut Versioned) -> T) -> T {
+        let mut state = self.lock();
+        let before = state.versioned.current_commit();
+        let out = f(&mut state.versioned);
+        if state.versioned.current_commit() != before {
+            state.staged.clear();
+            state.cache.clear();
+        }
+        out
+    }
+
+    /// Whether anything is staged.
+    pub fn has_changes(&self) -> bool {
+        !self.lock().staged.is_empty()
+    }
+
+    /// Reloads from the branch head and discards staged changes.
+    ///
+    /// # Errors
+    /// A backend failure.
+    pub fn refresh(&self) -> Result<()> {
+        let mut state = self.lock();
+        state.versioned.refresh()?;
+        state.staged.clear();
+        state.cache.clear();
+        Ok(())
+    }
+
+    /// The branch this store commits to.
+    pub fn branch(&self) -> String {
+        self.lock().versioned.branch().to_owned()
+    }
+
+    fn decode(&self, key: &str, bytes: &[u8]) -> Result<C::Value> {
+        self.codec.decode(bytes).map_err(|source| Error::Codec { action: "decode", key: key.to_owned(), source })
+    }
+
+    fn remember(state: &mut State<C::Value>, key: &str, value: &C::Value) {
+        if state.cache.len() >= CACHE_LIMIT {
+            state.cache.clear();
+        }
+        state.cache.insert(key.to_owned(), value.clone());
+    }
+
+    fn read_committed(&self, state: &mut State<C::Value>, key: &str) -> Result<Option<C::Value>> {
+        if let Some(value) = state.cache.get(key) {
+            return Ok(Some(value.clone()));
+        }
+        let Some(bytes) = state.versioned.get(key)? else { return Ok(None) };
+        let value = self.decode(key, &bytes)?;
+        Self::remember(state, key, &value);
+        Ok(Some(value))
+    }
+
+    /// Wraps a decoded-value merge function into one on stored bytes.
+    fn wrap(&self, merge: ValueMergeFn<C::Value>) -> MergeFn {
+        let codec = self.codec.clone();
+        merge_fn(move |old, ours, theirs| {
+            let decode = |bytes: Option<&[u8]>| bytes.map(|bytes| codec.decode(bytes)).transpose();
+            let (old, ours, theirs) = (decode(old)?, decode(ours)?, decode(theirs)?);
+            let merged = merge(old.as_ref(), ours.as_ref(), theirs.as_ref())?;
+            Ok(Some(codec.encode(&merged)?))
+        })
+    }
+
+    /// Creates a store over a new cursor sharing this one's codec.
+    fn sibling(&self, versioned: Versioned) -> Self {
+        Self::with_codec(versioned, self.codec.clone())
+    }
+}
+
+impl<C: Codec> Store for Staged<C> {
+    type Value = C::Value;
+
+    fn get(&self, key: &str) -> Result<Option<C::Value>> {
+        let mut state = self.lock();
+        if let Some(staged) = state.staged.get(key) {
+            return Ok(staged.clone());
+        }
+        self.read_committed(&mut state, key)
+    }
+
+    fn get_many(&self, keys: &[&str]) -> Result<Vec<(String, C::Value)>> {
+        let mut state = self.lock();
+        let mut found: Vec<Option<C::Value>> = Vec::with_capacity(keys.len());
+        let mut to_read: Vec<(usize, &str)> = Vec::new();
+        for (index, key) in keys.iter().enumerate() {
+            match state.staged.get(*key) {
+                Some(staged) => found.push(staged.clone()),
+                None => match state.cache.get(*key) {
+                    Some(value) => found.push(Some(value.clone())),
+                    None => {
+                        found.push(None);
+                        to_read.push((index, key));
+                    }
+                },
+            }
+        }
+        let wanted: Vec<&str> = to_read.iter().map(|(_, key)| *key).collect();
+        let values = state.versioned.get_many(&wanted)?;
+        for ((index, key), bytes) in to_read.into_iter().zip(values) {
+            if let Some(bytes) = bytes {
+                let value = self.decode(key, &bytes)?;
+                Self::remember(&mut state, key, &value);
+                found[index] = Some(value);
+            }
+        }
+        Ok(keys.iter().zip(found).filter_map(|(key, value)| Some(((*key).to_owned(), value?))).collect())
+    }
+
+    fn keys_with_prefix(&self, prefix: &str) -> Result<Vec<String>> {
+        let state = self.lock();
+        let committed = state.versioned.keys_with_prefix(prefix)?;
+        if state.staged.is_empty() {
+            return Ok(committed);
+        }
+        let mut keys: std::collections::BTreeSet<String> = committed.into_iter().collect();
+        for (key, staged) in state.staged.range(prefix.to_owned()..).take_while(|(key, _)| key.starts_with(prefix)) {
+            if staged.is_some() {
+                keys.insert(key.clone());
+            } else {
+                keys.remove(key);
+            }
+        }
+        Ok(keys.into_iter().collect())
+    }
+
+    fn contains(&self, key: &str) -> Result<bool> {
+        let state = self.lock();
+        match state.staged.get(key) {
+            Some(staged) => Ok(staged.is_some()),
+            None => Ok(state.cache.contains_key(key) || state.versioned.contains(key)?),
+        }
+    }
+
+    fn len(&self) -> Result<usize> {
+        let state = self.lock();
+        let mut len = state.versioned.len()?;
+        for (key, staged) in &state.staged {
+            match (staged.is_some(), state.versioned.contains(key)?) {
+                (true, false) => len += 1,
+                (false, true) => len -= 1,
+                _ => {}
+            }
+        }
+        Ok(usize::try_from(len).unwrap_or(usize::MAX))
+    }
+
+    fn set(&self, key: &str, value: C::Value) -> Result<()> {
+        validate_key(key)?;
+        self.lock().staged.insert(key.to_owned(), Some(value));
+        Ok(())
+    }
+
+    fn remove(&self, key: &str) -> Result<bool> {
+        validate_key(key)?;
+        let mut state = self.lock();
+        let present = match state.staged.get(key) {
+            Some(staged) => staged.is_some(),
+            None => state.cache.contains_key(key) || state.versioned.contains(key)?,
+        };
+        if present {
+            state.staged.insert(key.to_owned(), None);
+        }
+        Ok(present)
+    }
+
+    fn commit(&self, options: &StoreCommitOptions<C::Value>) -> Result<MergeResult> {
+        let mut state = self.lock();
+        let mut changes = ChangeSet::new();
+        for (key, staged) in &state.staged {
+            match staged {
+                Some(value) => {
+                    let bytes = self
+                        .codec
+                        .encode(value)
+                        .map_err(|source| Error::Codec { action: "encode", key: key.clone(), source })?;
+                    changes.set(key.clone(), bytes)?;
+                }
+                None => {
+                    changes.remove(key.clone())?;
+                }
+            }
+        }
+        let mut bytes_options = CommitOptions::new().on_conflict(options.on_conflict);
+        bytes_options.info.clone_from(&options.info);
+        for (key, merge) in &options.merge_fns {
+            bytes_options.merge_fns.insert(key.clone(), self.wrap(merge.clone()));
+        }
+        bytes_options.default_merge = options.default_merge.clone().map(|merge| self.wrap(merge));
+
+        let before = state.versioned.current_commit();
+        let result = state.versioned.commit(&changes, &bytes_options)?;
+        if !result.merged {
+            return Ok(result);
+        }
+        let staged = std::mem::take(&mut state.staged);
+        match result.strategy {
+            Strategy::NoOp => {}
+            Strategy::FastForward => {
+                for (key, value) in staged {
+                    match value {
+                        Some(value) => Self::remember(&mut state, &key, &value),
+                        None => {
+                            state.cache.remove(&key);
+                        }
+                    }
+                }
+            }
+            Strategy::ThreeWay => {
+                // Other writers' changes and merged values: forget what changed.
+                let after = state.versioned.current_commit();
+                match state.versioned.diff(before, after) {
+                    Ok(diff) => {
+                        for key in diff.added.iter().chain(&diff.removed).chain(&diff.modified) {
+                            state.cache.remove(key);
+                        }
+                    }
+                    Err(_) => state.cache.clear(),
+                }
+            }
+        }
+        Ok(result)
+    }
+
+    fn reset(&self) -> Result<()> {
+        self.lock().staged.clear();
+        Ok(())
+    }
+
+    fn create_branch(&self, name: &str) -> Result<Self> {
+        let versioned = self.lock().versioned.create_branch(name)?;
+        Ok(self.sibling(versioned))
+    }
+
+    fn checkout(&self, commit: ObjectId, branch: Option<&str>) -> Result<Option<Self>> {
+        let versioned = self.lock().versioned.checkout(commit, branch)?;
+        Ok(versioned.map(|versioned| self.sibling(versioned)))
+    }
+
+    fn list_branches(&self) -> Result<Vec<String>> {
+        self.lock().versioned.list_branches()
+    }
+
+    fn set_merge_fn(&self, key: &str, merge: ValueMergeFn<C::Value>) -> Result<()> {
+        let wrapped = self.wrap(merge);
+        self.lock().versioned.set_merge_fn(key, wrapped);
+        Ok(())
+    }
+
+    fn set_default_merge(&self, merge: ValueMergeFn<C::Value>) -> Result<()> {
+        let wrapped = self.wrap(merge);
+        self.lock().versioned.set_default_merge(wrapped);
+        Ok(())
+    }
+
+    fn current_commit(&self) -> Result<ObjectId> {
+        Ok(self.lock().versioned.current_commit())
+    }
+
+    fn base_commit(&self) -> Result<ObjectId> {
+        Ok(self.lock().versioned.base_commit())
+    }
+
+    fn last_merge_result(&self) -> Result<Option<MergeResult>> {
+        Ok(self.lock().versioned.last_merge_result().cloned())
+    }
+}
