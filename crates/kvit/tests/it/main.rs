@@ -7,3 +7,4 @@
 mod backends;
 mod tree;
 mod versioned;
+mod store;
