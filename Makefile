@@ -13,6 +13,7 @@ test:
 	$(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
 	$(CARGO) run --quiet --example keymap_demo -- --keys 20000
+	$(CARGO) run --quiet --example seed
 
 ## The main job on an embedded default: a Disk store in ./demo-data.
 demo:

@@ -18,25 +18,45 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args { path: None, keys: 100_000 };
+    let mut args = Args {
+        path: None,
+        keys: 100_000,
+    };
     let mut iter = std::env::args().skip(1);
     while let Some(flag) = iter.next() {
         let value = iter.next().ok_or_else(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
             "--path" => args.path = Some(value),
-            "--keys" => args.keys = value.parse().map_err(|_| format!("--keys: {value:?} is not a number"))?,
-            _ => return Err(format!("unknown option {flag}; use --path DIR and --keys N")),
+            "--keys" => {
+                args.keys = value
+                    .parse()
+                    .map_err(|_| format!("--keys: {value:?} is not a number"))?
+            }
+            _ => {
+                return Err(format!(
+                    "unknown option {flag}; use --path DIR and --keys N"
+                ))
+            }
         }
     }
     Ok(args)
 }
 
 /// Applies `edits` (None removes) and writes the new objects; returns the new root.
-fn commit(tree: &Tree, root: ObjectId, edits: &BTreeMap<String, Option<Vec<u8>>>) -> kvit::Result<(ObjectId, usize)> {
+fn commit(
+    tree: &Tree,
+    root: ObjectId,
+    edits: &BTreeMap<String, Option<Vec<u8>>>,
+) -> kvit::Result<(ObjectId, usize)> {
     let mut batch = WriteBatch::new();
     let edits: Edits = edits
         .iter()
-        .map(|(key, value)| (Arc::from(key.as_str()), value.as_deref().map(|v| ValueRef::store(v, &mut batch))))
+        .map(|(key, value)| {
+            (
+                Arc::from(key.as_str()),
+                value.as_deref().map(|v| ValueRef::store(v, &mut batch)),
+            )
+        })
         .collect();
     let root = tree.apply(root, &edits, &mut batch)?;
     let written = batch.len();
@@ -60,14 +80,23 @@ fn main() -> Result<(), Box<dyn Error>> {
     }
     let disk = Disk::open(&path)?;
     let tree = Tree::open(Arc::new(disk), 64 << 20)?;
-    println!("kvit key-map demo: {} keys in {}", args.keys, path.display());
+    println!(
+        "kvit key-map demo: {} keys in {}",
+        args.keys,
+        path.display()
+    );
 
     let started = Instant::now();
     let mut empty_batch = WriteBatch::new();
     let empty = Tree::empty_root(&mut empty_batch);
     empty_batch.write_to(tree.kv())?;
     let initial: BTreeMap<String, Option<Vec<u8>>> = (0..args.keys)
-        .map(|i| (format!("user/{i:08}"), Some(format!("{{\"visits\": {i}}}").into_bytes())))
+        .map(|i| {
+            (
+                format!("user/{i:08}"),
+                Some(format!("{{\"visits\": {i}}}").into_bytes()),
+            )
+        })
         .collect();
     let (first, written) = commit(&tree, empty, &initial)?;
     let build = started.elapsed();
@@ -129,15 +158,27 @@ fn main() -> Result<(), Box<dyn Error>> {
         let show = |value: &Option<ValueRef>| match value {
             Some(value) => reopened.read_value(value).map(|bytes| {
                 let text = String::from_utf8_lossy(&bytes);
-                if text.len() > 24 { format!("{}... ({} bytes)", &text[..20], bytes.len()) } else { text.into_owned() }
+                if text.len() > 24 {
+                    format!("{}... ({} bytes)", &text[..20], bytes.len())
+                } else {
+                    text.into_owned()
+                }
             }),
             None => Ok("-".to_owned()),
         };
-        println!("  {:<16} {} -> {}", change.key, show(&change.old)?, show(&change.new)?);
+        println!(
+            "  {:<16} {} -> {}",
+            change.key,
+            show(&change.old)?,
+            show(&change.new)?
+        );
     }
 
     let started = Instant::now();
-    let value = reopened.get(second, "user/00000001")?.map(|v| reopened.read_value(&v)).transpose()?;
+    let value = reopened
+        .get(second, "user/00000001")?
+        .map(|v| reopened.read_value(&v))
+        .transpose()?;
     println!(
         "get     user/00000001 = {:?} in {:.3} ms",
         value.map(|v| String::from_utf8_lossy(&v).into_owned()),

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::codec::Codec;
 use crate::error::{Error, Result};
+use crate::gc::{GcOptions, GcVersioned};
 use crate::merge::{merge_fn, MergeFn};
 use crate::object::ObjectId;
 use crate::store::{Store, StoreCommitOptions, ValueMergeFn};
@@ -13,8 +14,84 @@ use crate::versioned::{validate_key, ChangeSet, CommitOptions, MergeResult, Stra
 /// Decoded committed values kept at most; past it the cache starts over.
 const CACHE_LIMIT: usize = 100_000;
 
+/// The cursor under a [`Staged`] store: plain, or size-bounded by GC.
+pub enum Engine {
+    /// A plain cursor.
+    Plain(Versioned),
+    /// A cursor that rebases when its values outgrow high water.
+    Gc(GcVersioned),
+}
+
+impl From<Versioned> for Engine {
+    fn from(versioned: Versioned) -> Self {
+        Engine::Plain(versioned)
+    }
+}
+
+impl From<GcVersioned> for Engine {
+    fn from(gc: GcVersioned) -> Self {
+        Engine::Gc(gc)
+    }
+}
+
+impl std::ops::Deref for Engine {
+    type Target = Versioned;
+
+    fn deref(&self) -> &Versioned {
+        match self {
+            Engine::Plain(versioned) => versioned,
+            Engine::Gc(gc) => gc,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Engine {
+    fn deref_mut(&mut self) -> &mut Versioned {
+        match self {
+            Engine::Plain(versioned) => versioned,
+            Engine::Gc(gc) => gc,
+        }
+    }
+}
+
+impl Engine {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        match self {
+            Engine::Plain(versioned) => versioned.get(key),
+            Engine::Gc(gc) => gc.get(key),
+        }
+    }
+
+    fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Vec<u8>>>> {
+        match self {
+            Engine::Plain(versioned) => versioned.get_many(keys),
+            Engine::Gc(gc) => gc.get_many(keys),
+        }
+    }
+
+    fn commit(&mut self, changes: &ChangeSet, options: &CommitOptions) -> Result<MergeResult> {
+        match self {
+            Engine::Plain(versioned) => versioned.commit(changes, options),
+            Engine::Gc(gc) => gc.commit(changes, options),
+        }
+    }
+
+    /// The same kind of engine over another cursor (a branch or checkout).
+    fn sibling(&self, versioned: Versioned) -> Result<Engine> {
+        Ok(match self {
+            Engine::Plain(_) => Engine::Plain(versioned),
+            Engine::Gc(gc) => Engine::Gc(
+                GcOptions::new(i64::try_from(gc.high_water()).unwrap_or(i64::MAX))
+                    .low_water_bytes(i64::try_from(gc.low_water()).unwrap_or(i64::MAX))
+                    .orphan_grace(gc.orphan_grace())
+                    .wrap(versioned)?,
+            ),
+        })
+    }
+}
+
 struct State<V> {
-    versioned: Versioned,
+    versioned: Engine,
     /// Staged changes: `Some` sets, `None` removes.
     staged: BTreeMap<String, Option<V>>,
     /// Decoded values of the current commit, as read so far.
@@ -49,12 +126,12 @@ impl<C: Codec> std::fmt::Debug for Staged<C> {
 }
 
 impl<C: Codec> Staged<C> {
-    /// Stages over `versioned`, encoding with `codec`.
-    pub fn new(versioned: Versioned, codec: C) -> Self {
-        Self::with_codec(versioned, Arc::new(codec))
+    /// Stages over a cursor (a [`Versioned`] or a [`GcVersioned`]), encoding with `codec`.
+    pub fn new(versioned: impl Into<Engine>, codec: C) -> Self {
+        Self::with_codec(versioned.into(), Arc::new(codec))
     }
 
-    fn with_codec(versioned: Versioned, codec: Arc<C>) -> Self {
+    fn with_codec(versioned: Engine, codec: Arc<C>) -> Self {
         Staged {
             codec,
             state: Arc::new(Mutex::new(State { versioned, staged: BTreeMap::new(), cache: HashMap::new() })),
@@ -75,6 +152,21 @@ impl<C: Codec> Staged<C> {
     /// Runs `f` with the underlying cursor.
     pub fn with_versioned<T>(&self, f: impl FnOnce(&Versioned) -> T) -> T {
         f(&self.lock().versioned)
+    }
+
+    /// Runs `f` with the size-bounded cursor, if this store has one.
+    pub fn with_gc<T>(&self, f: impl FnOnce(&mut GcVersioned) -> T) -> Option<T> {
+        let mut state = self.lock();
+        let before = state.versioned.current_commit();
+        let out = match &mut state.versioned {
+            Engine::Gc(gc) => Some(f(gc)),
+            Engine::Plain(_) => None,
+        };
+        if state.versioned.current_commit() != before {
+            state.staged.clear();
+            state.cache.clear();
+        }
+        out
     }
 
     /// Runs `f` with the underlying cursor, mutably; staged changes and the
@@ -144,9 +236,9 @@ impl<C: Codec> Staged<C> {
         })
     }
 
-    /// Creates a store over a new cursor sharing this one's codec.
-    fn sibling(&self, versioned: Versioned) -> Self {
-        Self::with_codec(versioned, self.codec.clone())
+    /// Creates a store over a new cursor of the same kind, sharing the codec.
+    fn sibling(&self, state: &State<C::Value>, versioned: Versioned) -> Result<Self> {
+        Ok(Self::with_codec(state.versioned.sibling(versioned)?, self.codec.clone()))
     }
 }
 
@@ -276,6 +368,11 @@ impl<C: Codec> Store for Staged<C> {
             return Ok(result);
         }
         let staged = std::mem::take(&mut state.staged);
+        if result.commit != Some(state.versioned.current_commit()) {
+            // A GC rebase moved the cursor past the commit: values were dropped.
+            state.cache.clear();
+            return Ok(result);
+        }
         match result.strategy {
             Strategy::NoOp => {}
             Strategy::FastForward => {
@@ -310,13 +407,17 @@ impl<C: Codec> Store for Staged<C> {
     }
 
     fn create_branch(&self, name: &str) -> Result<Self> {
-        let versioned = self.lock().versioned.create_branch(name)?;
-        Ok(self.sibling(versioned))
+        let state = self.lock();
+        let versioned = state.versioned.create_branch(name)?;
+        self.sibling(&state, versioned)
     }
 
     fn checkout(&self, commit: ObjectId, branch: Option<&str>) -> Result<Option<Self>> {
-        let versioned = self.lock().versioned.checkout(commit, branch)?;
-        Ok(versioned.map(|versioned| self.sibling(versioned)))
+        let state = self.lock();
+        match state.versioned.checkout(commit, branch)? {
+            Some(versioned) => Ok(Some(self.sibling(&state, versioned)?)),
+            None => Ok(None),
+        }
     }
 
     fn list_branches(&self) -> Result<Vec<String>> {

@@ -942,6 +942,12 @@ impl Versioned {
         Ok(Ok(result))
     }
 
+    /// Moves the cursor (current and base) to `commit`, for the garbage
+    /// collector's rebase, which moves the head itself.
+    pub(crate) fn move_to_commit(&mut self, commit: ObjectId) -> Result<()> {
+        self.move_to(commit)
+    }
+
     fn move_to(&mut self, commit: ObjectId) -> Result<()> {
         self.root = self.repo.commit(commit)?.root;
         self.current = commit;

@@ -25,7 +25,9 @@ pub fn run_all<S: KvStore + ?Sized>(store: &S) {
     ordering(store);
     prefix_scans(store);
     cas_thread_race(store, 4, 25);
-    store.clear().unwrap_or_else(|error| panic!("conformance: final clear failed: {error}"));
+    store
+        .clear()
+        .unwrap_or_else(|error| panic!("conformance: final clear failed: {error}"));
 }
 
 /// Unwraps a backend result, panicking with the check and operation on error.
@@ -50,35 +52,85 @@ pub fn basic_contract<S: KvStore + ?Sized>(store: &S) {
     const CHECK: &str = "basic_contract";
     fresh(store, CHECK);
 
-    assert_eq!(ok(store.get("a"), CHECK, "get"), None, "{CHECK}: missing key must read as None");
-    assert!(!ok(store.contains("a"), CHECK, "contains"), "{CHECK}: missing key is contained");
+    assert_eq!(
+        ok(store.get("a"), CHECK, "get"),
+        None,
+        "{CHECK}: missing key must read as None"
+    );
+    assert!(
+        !ok(store.contains("a"), CHECK, "contains"),
+        "{CHECK}: missing key is contained"
+    );
 
     ok(store.set("a", b"1"), CHECK, "set");
-    assert_eq!(ok(store.get("a"), CHECK, "get"), Some(b"1".to_vec()), "{CHECK}: get after set");
-    assert!(ok(store.contains("a"), CHECK, "contains"), "{CHECK}: key set but not contained");
+    assert_eq!(
+        ok(store.get("a"), CHECK, "get"),
+        Some(b"1".to_vec()),
+        "{CHECK}: get after set"
+    );
+    assert!(
+        ok(store.contains("a"), CHECK, "contains"),
+        "{CHECK}: key set but not contained"
+    );
 
     ok(store.set("a", b"2"), CHECK, "set");
-    assert_eq!(ok(store.get("a"), CHECK, "get"), Some(b"2".to_vec()), "{CHECK}: set must replace");
+    assert_eq!(
+        ok(store.get("a"), CHECK, "get"),
+        Some(b"2".to_vec()),
+        "{CHECK}: set must replace"
+    );
 
     ok(store.set("b", b"3"), CHECK, "set");
-    assert_eq!(ok(store.keys(), CHECK, "keys"), owned(&["a", "b"]), "{CHECK}: keys");
+    assert_eq!(
+        ok(store.keys(), CHECK, "keys"),
+        owned(&["a", "b"]),
+        "{CHECK}: keys"
+    );
     assert_eq!(
         ok(store.items(), CHECK, "items"),
-        vec![("a".to_owned(), b"2".to_vec()), ("b".to_owned(), b"3".to_vec())],
+        vec![
+            ("a".to_owned(), b"2".to_vec()),
+            ("b".to_owned(), b"3".to_vec())
+        ],
         "{CHECK}: items"
     );
 
     ok(store.remove("a"), CHECK, "remove");
-    assert_eq!(ok(store.get("a"), CHECK, "get"), None, "{CHECK}: get after remove");
-    assert!(!ok(store.contains("a"), CHECK, "contains"), "{CHECK}: removed key is contained");
+    assert_eq!(
+        ok(store.get("a"), CHECK, "get"),
+        None,
+        "{CHECK}: get after remove"
+    );
+    assert!(
+        !ok(store.contains("a"), CHECK, "contains"),
+        "{CHECK}: removed key is contained"
+    );
     ok(store.remove("a"), CHECK, "remove of a missing key");
-    ok(store.remove("never-there"), CHECK, "remove of a missing key");
-    assert_eq!(ok(store.keys(), CHECK, "keys"), owned(&["b"]), "{CHECK}: keys after remove");
+    ok(
+        store.remove("never-there"),
+        CHECK,
+        "remove of a missing key",
+    );
+    assert_eq!(
+        ok(store.keys(), CHECK, "keys"),
+        owned(&["b"]),
+        "{CHECK}: keys after remove"
+    );
 
     ok(store.clear(), CHECK, "clear");
-    assert!(ok(store.keys(), CHECK, "keys").is_empty(), "{CHECK}: keys after clear");
-    assert!(ok(store.items(), CHECK, "items").is_empty(), "{CHECK}: items after clear");
-    assert_eq!(ok(store.get("b"), CHECK, "get"), None, "{CHECK}: get after clear");
+    assert!(
+        ok(store.keys(), CHECK, "keys").is_empty(),
+        "{CHECK}: keys after clear"
+    );
+    assert!(
+        ok(store.items(), CHECK, "items").is_empty(),
+        "{CHECK}: items after clear"
+    );
+    assert_eq!(
+        ok(store.get("b"), CHECK, "get"),
+        None,
+        "{CHECK}: get after clear"
+    );
     ok(store.clear(), CHECK, "clear of an empty store");
 }
 
@@ -87,7 +139,11 @@ pub fn basic_contract<S: KvStore + ?Sized>(store: &S) {
 pub fn get_many_alignment<S: KvStore + ?Sized>(store: &S) {
     const CHECK: &str = "get_many_alignment";
     fresh(store, CHECK);
-    ok(store.set_many(&[("k1", b"v1"), ("k3", b"v3")]), CHECK, "set_many");
+    ok(
+        store.set_many(&[("k1", b"v1"), ("k3", b"v3")]),
+        CHECK,
+        "set_many",
+    );
 
     assert_eq!(
         ok(store.get_many(&[]), CHECK, "get_many"),
@@ -95,8 +151,19 @@ pub fn get_many_alignment<S: KvStore + ?Sized>(store: &S) {
         "{CHECK}: empty request"
     );
     assert_eq!(
-        ok(store.get_many(&["missing", "k3", "k2", "k1", "k3", "missing"]), CHECK, "get_many"),
-        vec![None, Some(b"v3".to_vec()), None, Some(b"v1".to_vec()), Some(b"v3".to_vec()), None],
+        ok(
+            store.get_many(&["missing", "k3", "k2", "k1", "k3", "missing"]),
+            CHECK,
+            "get_many"
+        ),
+        vec![
+            None,
+            Some(b"v3".to_vec()),
+            None,
+            Some(b"v1".to_vec()),
+            Some(b"v3".to_vec()),
+            None
+        ],
         "{CHECK}: answers must line up with the keys asked for"
     );
     assert_eq!(
@@ -112,31 +179,61 @@ pub fn batch_writes<S: KvStore + ?Sized>(store: &S) {
     fresh(store, CHECK);
 
     ok(store.set_many(&[]), CHECK, "set_many of nothing");
-    assert!(ok(store.keys(), CHECK, "keys").is_empty(), "{CHECK}: empty set_many wrote");
+    assert!(
+        ok(store.keys(), CHECK, "keys").is_empty(),
+        "{CHECK}: empty set_many wrote"
+    );
 
-    let values: Vec<(String, Vec<u8>)> =
-        (0..100u32).map(|i| (format!("batch/{i:03}"), i.to_le_bytes().to_vec())).collect();
-    let entries: Vec<(&str, &[u8])> =
-        values.iter().map(|(key, value)| (key.as_str(), value.as_slice())).collect();
+    let values: Vec<(String, Vec<u8>)> = (0..100u32)
+        .map(|i| (format!("batch/{i:03}"), i.to_le_bytes().to_vec()))
+        .collect();
+    let entries: Vec<(&str, &[u8])> = values
+        .iter()
+        .map(|(key, value)| (key.as_str(), value.as_slice()))
+        .collect();
     ok(store.set_many(&entries), CHECK, "set_many");
-    assert_eq!(ok(store.items(), CHECK, "items"), values, "{CHECK}: items after set_many");
+    assert_eq!(
+        ok(store.items(), CHECK, "items"),
+        values,
+        "{CHECK}: items after set_many"
+    );
 
     // Replacing through set_many, mixed with new keys.
-    ok(store.set_many(&[("batch/000", b"new"), ("batch/zzz", b"z")]), CHECK, "set_many");
-    assert_eq!(ok(store.get("batch/000"), CHECK, "get"), Some(b"new".to_vec()), "{CHECK}: replace");
-    assert_eq!(ok(store.get("batch/zzz"), CHECK, "get"), Some(b"z".to_vec()), "{CHECK}: insert");
+    ok(
+        store.set_many(&[("batch/000", b"new"), ("batch/zzz", b"z")]),
+        CHECK,
+        "set_many",
+    );
+    assert_eq!(
+        ok(store.get("batch/000"), CHECK, "get"),
+        Some(b"new".to_vec()),
+        "{CHECK}: replace"
+    );
+    assert_eq!(
+        ok(store.get("batch/zzz"), CHECK, "get"),
+        Some(b"z".to_vec()),
+        "{CHECK}: insert"
+    );
 
     ok(store.remove_many(&[]), CHECK, "remove_many of nothing");
     let doomed: Vec<&str> = values.iter().skip(1).map(|(key, _)| key.as_str()).collect();
     let mut doomed_and_missing = doomed.clone();
     doomed_and_missing.extend(["batch/missing", "other/missing"]);
-    ok(store.remove_many(&doomed_and_missing), CHECK, "remove_many with missing keys");
+    ok(
+        store.remove_many(&doomed_and_missing),
+        CHECK,
+        "remove_many with missing keys",
+    );
     assert_eq!(
         ok(store.keys(), CHECK, "keys"),
         owned(&["batch/000", "batch/zzz"]),
         "{CHECK}: keys after remove_many"
     );
-    ok(store.remove_many(&doomed), CHECK, "remove_many of already removed keys");
+    ok(
+        store.remove_many(&doomed),
+        CHECK,
+        "remove_many of already removed keys",
+    );
 }
 
 /// `cas`: `expected = None` means absent, a wrong expectation changes nothing,
@@ -149,34 +246,100 @@ pub fn cas_semantics<S: KvStore + ?Sized>(store: &S) {
         ok(store.cas(key, value, expected), CHECK, "cas")
     };
 
-    assert!(cas("head", b"v1", None), "{CHECK}: cas(None) on an absent key must succeed");
-    assert_eq!(get("head"), Some(b"v1".to_vec()), "{CHECK}: value after cas(None)");
+    assert!(
+        cas("head", b"v1", None),
+        "{CHECK}: cas(None) on an absent key must succeed"
+    );
+    assert_eq!(
+        get("head"),
+        Some(b"v1".to_vec()),
+        "{CHECK}: value after cas(None)"
+    );
 
-    assert!(!cas("head", b"v2", None), "{CHECK}: cas(None) on a present key must fail");
-    assert_eq!(get("head"), Some(b"v1".to_vec()), "{CHECK}: failed cas(None) changed the value");
+    assert!(
+        !cas("head", b"v2", None),
+        "{CHECK}: cas(None) on a present key must fail"
+    );
+    assert_eq!(
+        get("head"),
+        Some(b"v1".to_vec()),
+        "{CHECK}: failed cas(None) changed the value"
+    );
 
-    assert!(!cas("head", b"v2", Some(b"wrong")), "{CHECK}: cas with a wrong expectation");
-    assert!(!cas("head", b"v2", Some(b"v")), "{CHECK}: cas matched a prefix of the value");
-    assert!(!cas("head", b"v2", Some(b"v1 and more")), "{CHECK}: cas matched a longer value");
-    assert!(!cas("head", b"v2", Some(b"")), "{CHECK}: cas matched empty against a value");
-    assert_eq!(get("head"), Some(b"v1".to_vec()), "{CHECK}: failed cas changed the value");
+    assert!(
+        !cas("head", b"v2", Some(b"wrong")),
+        "{CHECK}: cas with a wrong expectation"
+    );
+    assert!(
+        !cas("head", b"v2", Some(b"v")),
+        "{CHECK}: cas matched a prefix of the value"
+    );
+    assert!(
+        !cas("head", b"v2", Some(b"v1 and more")),
+        "{CHECK}: cas matched a longer value"
+    );
+    assert!(
+        !cas("head", b"v2", Some(b"")),
+        "{CHECK}: cas matched empty against a value"
+    );
+    assert_eq!(
+        get("head"),
+        Some(b"v1".to_vec()),
+        "{CHECK}: failed cas changed the value"
+    );
 
-    assert!(cas("head", b"v2", Some(b"v1")), "{CHECK}: cas with the right expectation");
-    assert_eq!(get("head"), Some(b"v2".to_vec()), "{CHECK}: value after successful cas");
-    assert!(cas("head", b"v2", Some(b"v2")), "{CHECK}: cas to the same value must succeed");
+    assert!(
+        cas("head", b"v2", Some(b"v1")),
+        "{CHECK}: cas with the right expectation"
+    );
+    assert_eq!(
+        get("head"),
+        Some(b"v2".to_vec()),
+        "{CHECK}: value after successful cas"
+    );
+    assert!(
+        cas("head", b"v2", Some(b"v2")),
+        "{CHECK}: cas to the same value must succeed"
+    );
 
-    assert!(!cas("absent", b"x", Some(b"x")), "{CHECK}: cas(Some) on an absent key");
-    assert!(!cas("absent", b"x", Some(b"")), "{CHECK}: cas(Some(empty)) on an absent key");
-    assert_eq!(get("absent"), None, "{CHECK}: failed cas on an absent key created it");
+    assert!(
+        !cas("absent", b"x", Some(b"x")),
+        "{CHECK}: cas(Some) on an absent key"
+    );
+    assert!(
+        !cas("absent", b"x", Some(b"")),
+        "{CHECK}: cas(Some(empty)) on an absent key"
+    );
+    assert_eq!(
+        get("absent"),
+        None,
+        "{CHECK}: failed cas on an absent key created it"
+    );
 
     ok(store.set("empty", b""), CHECK, "set");
-    assert!(!cas("empty", b"x", None), "{CHECK}: cas(None) on a key holding an empty value");
-    assert!(cas("empty", b"x", Some(b"")), "{CHECK}: cas(Some(empty)) on an empty value");
-    assert!(cas("empty", b"", Some(b"x")), "{CHECK}: cas back to an empty value");
-    assert_eq!(get("empty"), Some(Vec::new()), "{CHECK}: empty value after cas");
+    assert!(
+        !cas("empty", b"x", None),
+        "{CHECK}: cas(None) on a key holding an empty value"
+    );
+    assert!(
+        cas("empty", b"x", Some(b"")),
+        "{CHECK}: cas(Some(empty)) on an empty value"
+    );
+    assert!(
+        cas("empty", b"", Some(b"x")),
+        "{CHECK}: cas back to an empty value"
+    );
+    assert_eq!(
+        get("empty"),
+        Some(Vec::new()),
+        "{CHECK}: empty value after cas"
+    );
 
     ok(store.remove("head"), CHECK, "remove");
-    assert!(cas("head", b"v3", None), "{CHECK}: cas(None) after remove must succeed");
+    assert!(
+        cas("head", b"v3", None),
+        "{CHECK}: cas(None) after remove must succeed"
+    );
 }
 
 /// Every byte value survives, inside one value and as 256 one-byte values.
@@ -188,25 +351,49 @@ pub fn all_byte_values<S: KvStore + ?Sized>(store: &S) {
     reversed.reverse();
     ok(store.set("all", &every_byte), CHECK, "set");
     ok(store.set("all-reversed", &reversed), CHECK, "set");
-    assert_eq!(ok(store.get("all"), CHECK, "get"), Some(every_byte.clone()), "{CHECK}: 0..=255");
-    assert_eq!(ok(store.get("all-reversed"), CHECK, "get"), Some(reversed), "{CHECK}: 255..=0");
+    assert_eq!(
+        ok(store.get("all"), CHECK, "get"),
+        Some(every_byte.clone()),
+        "{CHECK}: 0..=255"
+    );
+    assert_eq!(
+        ok(store.get("all-reversed"), CHECK, "get"),
+        Some(reversed),
+        "{CHECK}: 255..=0"
+    );
     assert!(
-        ok(store.cas("all", b"swapped", Some(&every_byte)), CHECK, "cas"),
+        ok(
+            store.cas("all", b"swapped", Some(&every_byte)),
+            CHECK,
+            "cas"
+        ),
         "{CHECK}: cas expecting all 256 bytes"
     );
 
     let keys: Vec<String> = (0..=255u8).map(|byte| format!("byte/{byte:03}")).collect();
     let values: Vec<[u8; 1]> = (0..=255u8).map(|byte| [byte]).collect();
-    let entries: Vec<(&str, &[u8])> =
-        keys.iter().zip(&values).map(|(key, value)| (key.as_str(), value.as_slice())).collect();
+    let entries: Vec<(&str, &[u8])> = keys
+        .iter()
+        .zip(&values)
+        .map(|(key, value)| (key.as_str(), value.as_slice()))
+        .collect();
     ok(store.set_many(&entries), CHECK, "set_many");
     let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
     let expected: Vec<Option<Vec<u8>>> = values.iter().map(|value| Some(value.to_vec())).collect();
-    assert_eq!(ok(store.get_many(&key_refs), CHECK, "get_many"), expected, "{CHECK}: single bytes");
-    let scanned: Vec<Vec<u8>> =
-        ok(store.scan_prefix("byte/"), CHECK, "scan_prefix").into_iter().map(|(_, v)| v).collect();
+    assert_eq!(
+        ok(store.get_many(&key_refs), CHECK, "get_many"),
+        expected,
+        "{CHECK}: single bytes"
+    );
+    let scanned: Vec<Vec<u8>> = ok(store.scan_prefix("byte/"), CHECK, "scan_prefix")
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect();
     let expected: Vec<Vec<u8>> = values.iter().map(|value| value.to_vec()).collect();
-    assert_eq!(scanned, expected, "{CHECK}: single bytes through scan_prefix");
+    assert_eq!(
+        scanned, expected,
+        "{CHECK}: single bytes through scan_prefix"
+    );
     for (key, value) in keys.iter().zip(&values) {
         assert_eq!(
             ok(store.get(key), CHECK, "get"),
@@ -221,12 +408,27 @@ pub fn empty_values<S: KvStore + ?Sized>(store: &S) {
     const CHECK: &str = "empty_values";
     fresh(store, CHECK);
     ok(store.set("empty", b""), CHECK, "set");
-    ok(store.set_many(&[("empty-batch", b""), ("full", b"x")]), CHECK, "set_many");
+    ok(
+        store.set_many(&[("empty-batch", b""), ("full", b"x")]),
+        CHECK,
+        "set_many",
+    );
 
-    assert_eq!(ok(store.get("empty"), CHECK, "get"), Some(Vec::new()), "{CHECK}: get");
-    assert!(ok(store.contains("empty"), CHECK, "contains"), "{CHECK}: contains");
     assert_eq!(
-        ok(store.get_many(&["empty", "missing", "empty-batch"]), CHECK, "get_many"),
+        ok(store.get("empty"), CHECK, "get"),
+        Some(Vec::new()),
+        "{CHECK}: get"
+    );
+    assert!(
+        ok(store.contains("empty"), CHECK, "contains"),
+        "{CHECK}: contains"
+    );
+    assert_eq!(
+        ok(
+            store.get_many(&["empty", "missing", "empty-batch"]),
+            CHECK,
+            "get_many"
+        ),
         vec![Some(Vec::new()), None, Some(Vec::new())],
         "{CHECK}: get_many"
     );
@@ -245,7 +447,11 @@ pub fn empty_values<S: KvStore + ?Sized>(store: &S) {
         "{CHECK}: items"
     );
     ok(store.set("full", b""), CHECK, "set");
-    assert_eq!(ok(store.get("full"), CHECK, "get"), Some(Vec::new()), "{CHECK}: overwrite with empty");
+    assert_eq!(
+        ok(store.get("full"), CHECK, "get"),
+        Some(Vec::new()),
+        "{CHECK}: overwrite with empty"
+    );
 }
 
 /// A 16 MiB value round-trips through every read path.
@@ -254,7 +460,9 @@ pub fn large_value<S: KvStore + ?Sized>(store: &S) {
     const SIZE: usize = 16 << 20;
     fresh(store, CHECK);
     // Not a repeating byte, so a truncated or shifted copy cannot pass.
-    let value: Vec<u8> = (0..SIZE).map(|i| (i % 251) as u8 ^ (i >> 16) as u8).collect();
+    let value: Vec<u8> = (0..SIZE)
+        .map(|i| (i % 251) as u8 ^ (i >> 16) as u8)
+        .collect();
     ok(store.set("large", &value), CHECK, "set");
     let read = ok(store.get("large"), CHECK, "get");
     assert!(
@@ -304,10 +512,14 @@ pub fn non_ascii_keys<S: KvStore + ?Sized>(store: &S) {
         "Upper",
         "lower",
     ];
-    let entries: Vec<(&str, Vec<u8>)> =
-        keys.iter().map(|&key| (key, key.as_bytes().to_vec())).collect();
-    let entries: Vec<(&str, &[u8])> =
-        entries.iter().map(|(key, value)| (*key, value.as_slice())).collect();
+    let entries: Vec<(&str, Vec<u8>)> = keys
+        .iter()
+        .map(|&key| (key, key.as_bytes().to_vec()))
+        .collect();
+    let entries: Vec<(&str, &[u8])> = entries
+        .iter()
+        .map(|(key, value)| (*key, value.as_slice()))
+        .collect();
     ok(store.set_many(&entries[..7]), CHECK, "set_many");
     for &key in &keys[7..] {
         ok(store.set(key, key.as_bytes()), CHECK, "set");
@@ -322,15 +534,30 @@ pub fn non_ascii_keys<S: KvStore + ?Sized>(store: &S) {
     }
     let mut sorted: Vec<String> = owned(&keys);
     sorted.sort_unstable(); // str's Ord is byte order
-    assert_eq!(ok(store.keys(), CHECK, "keys"), sorted, "{CHECK}: keys must come back in byte order");
+    assert_eq!(
+        ok(store.keys(), CHECK, "keys"),
+        sorted,
+        "{CHECK}: keys must come back in byte order"
+    );
     let items = ok(store.items(), CHECK, "items");
     let item_keys: Vec<String> = items.iter().map(|(key, _)| key.clone()).collect();
-    assert_eq!(item_keys, sorted, "{CHECK}: items must come back in byte order");
+    assert_eq!(
+        item_keys, sorted,
+        "{CHECK}: items must come back in byte order"
+    );
     for (key, value) in &items {
-        assert_eq!(value.as_slice(), key.as_bytes(), "{CHECK}: items value under {key:?}");
+        assert_eq!(
+            value.as_slice(),
+            key.as_bytes(),
+            "{CHECK}: items value under {key:?}"
+        );
     }
     assert!(
-        ok(store.cas("cjk/漢字", b"new", Some("cjk/漢字".as_bytes())), CHECK, "cas"),
+        ok(
+            store.cas("cjk/漢字", b"new", Some("cjk/漢字".as_bytes())),
+            CHECK,
+            "cas"
+        ),
         "{CHECK}: cas on a CJK key"
     );
     ok(store.remove("combining/e\u{301}"), CHECK, "remove");
@@ -361,7 +588,11 @@ pub fn ordering<S: KvStore + ?Sized>(store: &S) {
         ok(store.set(key, key.as_bytes()), CHECK, "set");
     }
     keys.sort_unstable();
-    assert_eq!(ok(store.keys(), CHECK, "keys"), keys, "{CHECK}: keys out of order");
+    assert_eq!(
+        ok(store.keys(), CHECK, "keys"),
+        keys,
+        "{CHECK}: keys out of order"
+    );
     let items = ok(store.items(), CHECK, "items");
     let item_keys: Vec<String> = items.into_iter().map(|(key, _)| key).collect();
     assert_eq!(item_keys, keys, "{CHECK}: items out of order");
@@ -415,7 +646,11 @@ pub fn prefix_scans<S: KvStore + ?Sized>(store: &S) {
         let item_keys: Vec<String> = items.iter().map(|(key, _)| key.clone()).collect();
         assert_eq!(item_keys, want, "{CHECK}: scan_prefix({prefix:?}) keys");
         for (key, value) in &items {
-            assert_eq!(value.as_slice(), key.as_bytes(), "{CHECK}: scan_prefix({prefix:?}) value");
+            assert_eq!(
+                value.as_slice(),
+                key.as_bytes(),
+                "{CHECK}: scan_prefix({prefix:?}) value"
+            );
         }
     };
 
@@ -432,9 +667,20 @@ pub fn prefix_scans<S: KvStore + ?Sized>(store: &S) {
     expect("abcd", &[]);
     expect("漢", &["漢", "漢字"]);
     expect("漢字", &["漢字"]);
-    expect(&format!("x{max}"), &["x\u{10FFFF}", "x\u{10FFFF}a", "x\u{10FFFF}\u{10FFFF}"]);
+    expect(
+        &format!("x{max}"),
+        &["x\u{10FFFF}", "x\u{10FFFF}a", "x\u{10FFFF}\u{10FFFF}"],
+    );
     expect(&format!("x{max}{max}"), &["x\u{10FFFF}\u{10FFFF}"]);
-    expect("x", &["x\u{10FFFE}", "x\u{10FFFF}", "x\u{10FFFF}a", "x\u{10FFFF}\u{10FFFF}"]);
+    expect(
+        "x",
+        &[
+            "x\u{10FFFE}",
+            "x\u{10FFFF}",
+            "x\u{10FFFF}a",
+            "x\u{10FFFF}\u{10FFFF}",
+        ],
+    );
     expect(&max.to_string(), &["\u{10FFFF}", "\u{10FFFF}z"]);
     expect("\u{D7FF}", &["\u{D7FF}a"]);
 }
@@ -505,18 +751,29 @@ pub fn cas_thread_race<S: KvStore + ?Sized>(store: &S, threads: usize, rounds: u
             });
         }
     });
-    let counter = read_counter(ok(store.get("race/counter"), CHECK, "get").as_deref(), CHECK);
+    let counter = read_counter(
+        ok(store.get("race/counter"), CHECK, "get").as_deref(),
+        CHECK,
+    );
     let expected = (threads * rounds) as u64;
-    assert_eq!(counter, expected, "{CHECK}: counter lost or invented increments");
-    assert_eq!(successes.into_inner() as u64, expected, "{CHECK}: successful cas calls");
+    assert_eq!(
+        counter, expected,
+        "{CHECK}: counter lost or invented increments"
+    );
+    assert_eq!(
+        successes.into_inner() as u64,
+        expected,
+        "{CHECK}: successful cas calls"
+    );
 }
 
 /// A little-endian `u64` counter; a missing counter is 0.
 fn read_counter(value: Option<&[u8]>, check: &str) -> u64 {
     match value {
         None => 0,
-        Some(bytes) => <[u8; 8]>::try_from(bytes)
-            .map(u64::from_le_bytes)
-            .unwrap_or_else(|_| panic!("conformance {check}: counter holds {bytes:?}")),
+        Some(bytes) => <[u8; 8]>::try_from(bytes).map_or_else(
+            |_| panic!("conformance {check}: counter holds {bytes:?}"),
+            u64::from_le_bytes,
+        ),
     }
 }

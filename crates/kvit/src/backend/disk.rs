@@ -5,6 +5,9 @@
 //! that are atomic across processes (so `cas` is), crash safety through its
 //! write-ahead log, and ordered range scans on the primary key.
 
+// "SQLite" is a name, not code to put in backticks.
+#![allow(clippy::doc_markdown)]
+
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -55,8 +58,7 @@ const DELETE_ALL: &str = "DELETE FROM kv";
 // promises.
 const KEYS_IN_RANGE: &str = "SELECT key FROM kv WHERE key >= ?1 AND key < ?2 ORDER BY key";
 const KEYS_FROM: &str = "SELECT key FROM kv WHERE key >= ?1 ORDER BY key";
-const ITEMS_IN_RANGE: &str =
-    "SELECT key, value FROM kv WHERE key >= ?1 AND key < ?2 ORDER BY key";
+const ITEMS_IN_RANGE: &str = "SELECT key, value FROM kv WHERE key >= ?1 AND key < ?2 ORDER BY key";
 const ITEMS_FROM: &str = "SELECT key, value FROM kv WHERE key >= ?1 ORDER BY key";
 
 /// How hard a commit is pushed to stable storage before it returns.
@@ -106,7 +108,10 @@ pub struct DiskOptions {
 
 impl Default for DiskOptions {
     fn default() -> Self {
-        DiskOptions { durability: Durability::Full, busy_timeout: DEFAULT_BUSY_TIMEOUT }
+        DiskOptions {
+            durability: Durability::Full,
+            busy_timeout: DEFAULT_BUSY_TIMEOUT,
+        }
     }
 }
 
@@ -145,7 +150,10 @@ impl DiskOptions {
         prepare_directory(&directory)?;
         let database = directory.join(DATABASE_FILE);
         let connection = connect(&directory, &database, &self)?;
-        let owned = OwnedConnection { pid: std::process::id(), connection: Some(connection) };
+        let owned = OwnedConnection {
+            pid: std::process::id(),
+            connection: Some(connection),
+        };
         Ok(Disk {
             shared: Arc::new(Shared {
                 directory,
@@ -172,7 +180,9 @@ impl DiskOptions {
 /// A handle survives `fork`: a child process that uses an inherited handle
 /// opens its own connection (SQLite connections must not cross `fork`) and
 /// leaves the inherited one untouched. Fork only while no thread is inside a
-/// call on the handle.
+/// call on the handle. For the same reason the write-ahead log is not
+/// checkpointed and deleted when the last handle closes: the `-wal` and `-shm`
+/// files stay beside the database, and the log is checkpointed as it grows.
 ///
 /// Cloning gives another handle on the same connection.
 #[derive(Clone)]
@@ -280,7 +290,10 @@ impl Disk {
         // Every use of the connection either finishes its transaction or drops
         // it (rolling back), even when unwinding, so a poisoned lock still
         // guards a usable connection.
-        self.shared.connection.lock().unwrap_or_else(PoisonError::into_inner)
+        self.shared
+            .connection
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Runs `work` on this process's connection, again while SQLite reports
@@ -306,7 +319,8 @@ impl Disk {
             // IMMEDIATE takes the write lock up front: a transaction that only
             // upgraded to writing after reading could find the snapshot it read
             // outdated and fail with SQLITE_BUSY_SNAPSHOT, which waiting cannot cure.
-            let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let transaction =
+                connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let outcome = work(&transaction)?;
             transaction.commit()?;
             Ok(outcome)
@@ -326,7 +340,10 @@ impl Disk {
                 .prepare_cached(in_range)?
                 .query_map(params![prefix, upper], &row)?
                 .collect(),
-            None => connection.prepare_cached(from)?.query_map(params![prefix], &row)?.collect(),
+            None => connection
+                .prepare_cached(from)?
+                .query_map(params![prefix], &row)?
+                .collect(),
         })
     }
 }
@@ -361,13 +378,19 @@ impl fmt::Debug for Disk {
 impl KvStore for Disk {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
         self.with_connection("get", |connection| {
-            connection.prepare_cached(GET)?.query_row([key], |row| row.get(0)).optional()
+            connection
+                .prepare_cached(GET)?
+                .query_row([key], |row| row.get(0))
+                .optional()
         })
     }
 
     fn set(&self, key: &str, value: &[u8]) -> Result<()> {
         self.write("set", |transaction| {
-            transaction.prepare_cached(UPSERT)?.execute(params![key, value]).map(drop)
+            transaction
+                .prepare_cached(UPSERT)?
+                .execute(params![key, value])
+                .map(drop)
         })
     }
 
@@ -382,7 +405,9 @@ impl KvStore for Disk {
         // the write lock, so no other process can write between the two.
         self.write("cas", |transaction| {
             let changed = match expected {
-                None => transaction.prepare_cached(INSERT_IF_ABSENT)?.execute(params![key, value])?,
+                None => transaction
+                    .prepare_cached(INSERT_IF_ABSENT)?
+                    .execute(params![key, value])?,
                 Some(expected) => transaction
                     .prepare_cached(UPDATE_IF_EQUAL)?
                     .execute(params![key, value, expected])?,
@@ -392,7 +417,12 @@ impl KvStore for Disk {
     }
 
     fn keys_with_prefix(&self, prefix: &str) -> Result<Vec<String>> {
-        self.scan("keys_with_prefix", prefix, (KEYS_IN_RANGE, KEYS_FROM), |row| row.get(0))
+        self.scan(
+            "keys_with_prefix",
+            prefix,
+            (KEYS_IN_RANGE, KEYS_FROM),
+            |row| row.get(0),
+        )
     }
 
     fn scan_prefix(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>> {
@@ -402,9 +432,13 @@ impl KvStore for Disk {
     }
 
     fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Vec<u8>>>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
         // One read transaction: every value comes from the same snapshot.
         self.with_connection("get_many", |connection| {
-            let transaction = connection.transaction_with_behavior(TransactionBehavior::Deferred)?;
+            let transaction =
+                connection.transaction_with_behavior(TransactionBehavior::Deferred)?;
             let values = {
                 let mut statement = transaction.prepare_cached(GET)?;
                 keys.iter()
@@ -444,12 +478,16 @@ impl KvStore for Disk {
 
     fn contains(&self, key: &str) -> Result<bool> {
         self.with_connection("contains", |connection| {
-            connection.prepare_cached(CONTAINS)?.query_row([key], |row| row.get(0))
+            connection
+                .prepare_cached(CONTAINS)?
+                .query_row([key], |row| row.get(0))
         })
     }
 
     fn clear(&self) -> Result<()> {
-        self.write("clear", |transaction| transaction.execute(DELETE_ALL, []).map(drop))
+        self.write("clear", |transaction| {
+            transaction.execute(DELETE_ALL, []).map(drop)
+        })
     }
 }
 
@@ -462,16 +500,18 @@ fn prepare_directory(directory: &Path) -> Result<()> {
             Err(invalid("it is a regular file, not a directory".to_owned()))
         }
         Ok(_) => Err(invalid("it is not a directory".to_owned())),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-            std::fs::create_dir_all(directory)
-                .map_err(|error| invalid(format!("cannot create the directory: {error}")))
-        }
-        Err(error) => Err(invalid(format!("cannot read its metadata: {error}"))),
+        // Missing, or not reachable (a file or an unreadable directory on the
+        // way): creating it either works or says what is wrong.
+        Err(_) => std::fs::create_dir_all(directory)
+            .map_err(|error| invalid(format!("cannot create the directory: {error}"))),
     }
 }
 
 fn invalid_store(directory: &Path, reason: String) -> Error {
-    Error::InvalidStore { path: directory.display().to_string(), reason }
+    Error::InvalidStore {
+        path: directory.display().to_string(),
+        reason,
+    }
 }
 
 /// Opens and configures a connection, setting up the schema on a new database.
@@ -484,7 +524,9 @@ fn connect(directory: &Path, database: &Path, options: &DiskOptions) -> Result<C
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(failed)?;
-    connection.busy_timeout(options.busy_timeout).map_err(failed)?;
+    connection
+        .busy_timeout(options.busy_timeout)
+        .map_err(failed)?;
     // SQLite's last connection to close checkpoints and deletes the
     // write-ahead log. It decides it is the last by taking a file lock that a
     // forked child's connection may not really hold (SQLite's per-process lock
@@ -507,8 +549,12 @@ fn connect(directory: &Path, database: &Path, options: &DiskOptions) -> Result<C
             ),
         ));
     }
-    connection.execute_batch(options.durability.pragma()).map_err(failed)?;
-    connection.execute_batch(JOURNAL_SIZE_LIMIT).map_err(failed)?;
+    connection
+        .execute_batch(options.durability.pragma())
+        .map_err(failed)?;
+    connection
+        .execute_batch(JOURNAL_SIZE_LIMIT)
+        .map_err(failed)?;
     let mut connection = connection;
     let format = retry_while_busy(options.busy_timeout, || set_up_schema(&mut connection))
         .map_err(failed)?;
@@ -553,7 +599,8 @@ fn set_up_schema(connection: &mut Connection) -> rusqlite::Result<Format> {
     let format = match read_version(&transaction)? {
         0 => {
             let tables: i64 =
-                transaction.query_row("SELECT count(*) FROM sqlite_schema", [], |row| row.get(0))?;
+                transaction
+                    .query_row("SELECT count(*) FROM sqlite_schema", [], |row| row.get(0))?;
             if tables > 0 {
                 Format::Foreign
             } else {
@@ -628,7 +675,9 @@ fn retry_while_busy<T>(
 /// Up to a millisecond, different from process to process and call to call, so
 /// processes that collided once do not retry in lockstep.
 fn jitter() -> Duration {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |now| now.subsec_nanos());
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |now| now.subsec_nanos());
     Duration::from_micros(u64::from((nanos ^ std::process::id()) % 1000))
 }
 
@@ -640,13 +689,18 @@ mod tests {
         store
             .with_connection("explain", |connection| {
                 let mut statement = connection.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
-                let params: &[&dyn rusqlite::ToSql] =
-                    if sql.contains("?2") { &[&prefix, &upper] } else { &[&prefix] };
+                let params: &[&dyn rusqlite::ToSql] = if sql.contains("?2") {
+                    &[&prefix, &upper]
+                } else {
+                    &[&prefix]
+                };
                 let rows = statement.query_map(params, |row| row.get::<_, String>(3))?;
                 rows.collect::<rusqlite::Result<Vec<_>>>()
             })
-            .map(|lines| lines.join("\n"))
-            .unwrap_or_else(|error| panic!("explain {sql}: {error}"))
+            .map_or_else(
+                |error| panic!("explain {sql}: {error}"),
+                |lines| lines.join("\n"),
+            )
     }
 
     #[test]
@@ -655,7 +709,10 @@ mod tests {
         let store = Disk::open(directory.path()).unwrap_or_else(|error| panic!("open: {error}"));
         for sql in [KEYS_IN_RANGE, KEYS_FROM, ITEMS_IN_RANGE, ITEMS_FROM] {
             let plan = query_plan(&store, sql, "a", "b");
-            assert!(plan.contains("SEARCH kv USING PRIMARY KEY"), "{sql}: {plan}");
+            assert!(
+                plan.contains("SEARCH kv USING PRIMARY KEY"),
+                "{sql}: {plan}"
+            );
             assert!(!plan.contains("TEMP B-TREE"), "{sql} sorts: {plan}");
         }
     }

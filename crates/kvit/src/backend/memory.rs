@@ -44,11 +44,15 @@ impl Memory {
     // A panic while the lock is held cannot leave the map half-updated (every
     // mutation is a single BTreeMap call), so a poisoned lock is still usable.
     fn read(&self) -> RwLockReadGuard<'_, BTreeMap<String, Vec<u8>>> {
-        self.map.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.map
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn write(&self) -> RwLockWriteGuard<'_, BTreeMap<String, Vec<u8>>> {
-        self.map.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.map
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn range<'a>(
@@ -95,11 +99,15 @@ impl KvStore for Memory {
     }
 
     fn keys_with_prefix(&self, prefix: &str) -> Result<Vec<String>> {
-        Ok(Self::range(&self.read(), prefix).map(|(k, _)| k.clone()).collect())
+        Ok(Self::range(&self.read(), prefix)
+            .map(|(k, _)| k.clone())
+            .collect())
     }
 
     fn scan_prefix(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>> {
-        Ok(Self::range(&self.read(), prefix).map(|(k, v)| (k.clone(), v.clone())).collect())
+        Ok(Self::range(&self.read(), prefix)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect())
     }
 
     fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Vec<u8>>>> {

@@ -75,7 +75,9 @@ pub trait KvStore: Send + Sync {
     /// # Errors
     /// A backend failure.
     fn set_many(&self, entries: &[(&str, &[u8])]) -> Result<()> {
-        entries.iter().try_for_each(|(key, value)| self.set(key, value))
+        entries
+            .iter()
+            .try_for_each(|(key, value)| self.set(key, value))
     }
 
     /// Removes every key; missing keys are ignored.

@@ -44,7 +44,11 @@ pub struct Counting<S> {
 impl<S: KvStore> Counting<S> {
     /// Wraps `inner` with zero latency.
     pub fn new(inner: S) -> Self {
-        Counting { inner, counts: Mutex::default(), latency_micros: AtomicU64::new(0) }
+        Counting {
+            inner,
+            counts: Mutex::default(),
+            latency_micros: AtomicU64::new(0),
+        }
     }
 
     /// Sleeps this long in every call from now on.
@@ -69,7 +73,9 @@ impl<S: KvStore> Counting<S> {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, CallCounts> {
-        self.counts.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn record(&self, operation: &'static str, read: usize, written: usize, bytes: usize) {
@@ -157,7 +163,10 @@ pub struct Failing<S> {
 impl<S: KvStore> Failing<S> {
     /// Wraps `inner`, disarmed.
     pub fn new(inner: S) -> Self {
-        Failing { inner, armed: std::sync::atomic::AtomicBool::new(false) }
+        Failing {
+            inner,
+            armed: std::sync::atomic::AtomicBool::new(false),
+        }
     }
 
     /// From now on every call fails (`true`) or passes through (`false`).

@@ -8,3 +8,4 @@ mod backends;
 mod tree;
 mod versioned;
 mod store;
+mod gc;

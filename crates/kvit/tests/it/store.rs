@@ -430,3 +430,52 @@ fn keys_are_sorted_and_unique_with_overlays() {
     assert_eq!(keys.len(), unique.len());
     assert_eq!(keys, ["a", "aa", "b", "c"]);
 }
+
+// ---- store() ---------------------------------------------------------------
+
+#[test]
+fn store_builder_defaults_to_memory_on_main() {
+    let s = kvit::store().open_json().unwrap();
+    assert_eq!(s.branch(), "main");
+    s.set("k", json(1)).unwrap();
+    assert!(commit(&s).merged);
+}
+
+#[test]
+fn store_builder_opens_disk_stores_and_needs_a_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = kvit::store().disk(dir.path().join("db")).open_json().unwrap();
+    s.set("k", json(1)).unwrap();
+    commit(&s);
+    let again = kvit::store().storage(kvit::Storage::Disk).path(dir.path().join("db")).open_json().unwrap();
+    assert_eq!(again.get("k").unwrap(), Some(json(1)));
+    let err = kvit::store().storage(kvit::Storage::Disk).open_json().unwrap_err();
+    assert!(matches!(&err, Error::InvalidArgument(message) if message.contains("path")), "{err}");
+}
+
+#[test]
+fn store_builder_branch_and_codec() {
+    let s = kvit::store().branch("dev").open(MessagePack::<Vec<String>>::new()).unwrap();
+    assert_eq!(s.branch(), "dev");
+    assert_eq!(s.list_branches().unwrap(), ["dev"]);
+    assert!(matches!(kvit::store().branch("bad name").open_json(), Err(Error::InvalidBranchName { .. })));
+}
+
+#[test]
+fn store_builder_bounds_size_with_gc() {
+    let s = kvit::store().high_water_bytes(2_000).open(Raw).unwrap();
+    for i in 0..50 {
+        s.set(&format!("k{i:02}"), vec![b'x'; 100]).unwrap();
+        commit(&s);
+    }
+    let total = s.with_versioned(|v| v.total_value_bytes().unwrap());
+    assert!(total <= 2_000, "total {total} above high water");
+    assert!(s.with_gc(|gc| gc.low_water()).unwrap() == 1_600);
+    // The most recently written keys survive; the oldest were dropped.
+    assert!(s.contains("k49").unwrap());
+    assert!(!s.contains("k00").unwrap());
+    assert!(matches!(kvit::store().high_water_bytes(0).open_json(), Err(Error::InvalidArgument(_))));
+    assert!(matches!(kvit::store().low_water_bytes(10).open_json(), Err(Error::InvalidArgument(_))));
+    let dev = s.create_branch("dev").unwrap();
+    assert!(dev.with_gc(|gc| gc.high_water()).is_some(), "branches keep the size bound");
+}
