@@ -14,7 +14,7 @@ pub mod testing;
 
 use std::sync::Arc;
 
-pub use disk::{Disk, DiskOptions, Durability};
+pub use disk::{Disk, DiskOptions, DiskPragmas, Durability};
 pub use memory::Memory;
 
 use crate::error::Result;
@@ -157,7 +157,7 @@ forward_kv_store!(&T, Arc<T>, Box<T>);
 
 /// The smallest string greater than every string starting with `prefix`, if any:
 /// the exclusive upper bound of a prefix range.
-pub(crate) fn prefix_upper_bound(prefix: &str) -> Option<String> {
+pub fn prefix_upper_bound(prefix: &str) -> Option<String> {
     let mut chars: Vec<char> = prefix.chars().collect();
     while let Some(last) = chars.pop() {
         // Skip the surrogate gap; char::MAX has no successor.

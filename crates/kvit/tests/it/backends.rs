@@ -226,7 +226,7 @@ fn wait_for_go(store: &Disk) {
 /// leave the counter below the number of successful `cas` calls.
 #[test]
 fn disk_cas_counter_race_between_processes() {
-    const ATTEMPTS: usize = 300;
+    const ATTEMPTS: usize = 200;
     if let Some(orders) = child_orders() {
         let store = open(&orders.directory);
         wait_for_go(&store);
@@ -263,7 +263,7 @@ fn disk_cas_counter_race_between_processes() {
 /// exactly one process may win each round.
 #[test]
 fn disk_cas_rounds_race_between_processes() {
-    const ROUNDS: usize = 60;
+    const ROUNDS: usize = 40;
     if let Some(orders) = child_orders() {
         let store = open(&orders.directory);
         wait_for_go(&store);
@@ -633,7 +633,7 @@ fn disk_pragmas() {
 fn disk_concurrent_first_opens() {
     const OPENERS: usize = 6;
     let options = DiskOptions::new().busy_timeout(Duration::from_secs(5));
-    for _ in 0..10 {
+    for _ in 0..4 {
         let directory = temp_dir();
         let barrier = std::sync::Barrier::new(OPENERS);
         let started = Instant::now();
