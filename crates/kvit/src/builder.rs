@@ -16,7 +16,7 @@ pub enum Storage {
     /// In this process's memory (the default).
     #[default]
     Memory,
-    /// In a directory on local disk (SQLite), shared by processes.
+    /// In a directory on local disk (`SQLite`), shared by processes.
     Disk,
 }
 
@@ -150,7 +150,7 @@ impl StoreBuilder {
         if let Some(low) = self.low_water_bytes {
             gc = gc.low_water_bytes(low);
         }
-        Ok(Engine::Gc(gc.wrap(options.open(backend)?)?))
+        Ok(Engine::from(gc.wrap(options.open(backend)?)?))
     }
 
     /// Opens the store with `codec`.

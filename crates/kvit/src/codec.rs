@@ -46,7 +46,7 @@ impl Codec for Raw {
 /// the bytes-level `counter` merge function understands for integers.
 pub struct Json<T>(PhantomData<fn() -> T>);
 
-/// Stores any serde type as MessagePack: compact and self-describing.
+/// Stores any serde type as `MessagePack`: compact and self-describing.
 pub struct MessagePack<T>(PhantomData<fn() -> T>);
 
 macro_rules! serde_codec {

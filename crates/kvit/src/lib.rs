@@ -40,6 +40,7 @@
 //! history-independent, so equal contents have equal roots and a commit
 //! rewrites only the paths to the keys it changed.
 #![deny(missing_docs)]
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod backend;
 mod builder;

@@ -19,7 +19,7 @@ pub struct Namespaced<S> {
 
 impl<S: std::fmt::Debug> std::fmt::Debug for Namespaced<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Namespaced").field("namespace", &self.path).field("store", &self.inner).finish()
+        f.debug_struct("Namespaced").field("namespace", &self.path).field("store", &self.inner).finish_non_exhaustive()
     }
 }
 

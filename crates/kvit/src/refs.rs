@@ -73,7 +73,7 @@ impl BranchName {
         }
         if name
             .split('/')
-            .any(|part| part.starts_with('.') || part.ends_with(".lock"))
+            .any(|part| part.starts_with('.') || part.to_ascii_lowercase().ends_with(".lock"))
         {
             return fail("a component starts with '.' or ends with '.lock'");
         }

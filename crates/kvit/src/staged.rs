@@ -15,6 +15,8 @@ use crate::versioned::{validate_key, ChangeSet, CommitOptions, MergeResult, Stra
 const CACHE_LIMIT: usize = 100_000;
 
 /// The cursor under a [`Staged`] store: plain, or size-bounded by GC.
+// One engine per store, never held in bulk: boxing would only add a hop.
+#[allow(clippy::large_enum_variant)]
 pub enum Engine {
     /// A plain cursor.
     Plain(Versioned),
@@ -258,15 +260,13 @@ impl<C: Codec> Store for Staged<C> {
         let mut found: Vec<Option<C::Value>> = Vec::with_capacity(keys.len());
         let mut to_read: Vec<(usize, &str)> = Vec::new();
         for (index, key) in keys.iter().enumerate() {
-            match state.staged.get(*key) {
-                Some(staged) => found.push(staged.clone()),
-                None => match state.cache.get(*key) {
-                    Some(value) => found.push(Some(value.clone())),
-                    None => {
-                        found.push(None);
-                        to_read.push((index, key));
-                    }
-                },
+            if let Some(staged) = state.staged.get(*key) {
+                found.push(staged.clone());
+            } else if let Some(value) = state.cache.get(*key) {
+                found.push(Some(value.clone()));
+            } else {
+                found.push(None);
+                to_read.push((index, key));
             }
         }
         let wanted: Vec<&str> = to_read.iter().map(|(_, key)| *key).collect();

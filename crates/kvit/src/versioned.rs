@@ -317,11 +317,11 @@ impl Repo {
     /// above its generation: commits are visited highest generation first, so
     /// the first one reached from both sides is a lowest common ancestor.
     pub(crate) fn merge_base(&self, a: ObjectId, b: ObjectId) -> Result<Option<ObjectId>> {
+        const FROM_A: u8 = 1;
+        const FROM_B: u8 = 2;
         if a == b {
             return Ok(Some(a));
         }
-        const FROM_A: u8 = 1;
-        const FROM_B: u8 = 2;
         let mut reached: HashMap<ObjectId, u8> = HashMap::new();
         let mut queue: BinaryHeap<(u64, ObjectId)> = BinaryHeap::new();
         for (id, side) in [(a, FROM_A), (b, FROM_B)] {

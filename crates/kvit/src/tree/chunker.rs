@@ -33,7 +33,7 @@ pub(crate) fn boundary_hash(key: &str, level: u8) -> u64 {
     mix(u64::from_le_bytes(first) ^ u64::from(level).wrapping_mul(0x9e37_79b9_7f4a_7c15))
 }
 
-/// SplitMix64's finaliser: decorrelates the levels' salted hashes.
+/// `SplitMix64`'s finaliser: decorrelates the levels' salted hashes.
 fn mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);

@@ -332,7 +332,7 @@ impl Tree {
         }
         let mut entries = Vec::with_capacity(root_node.entries.len() + level_edits.len());
         merge_entries(&root_node.entries, &level_edits, &mut 0, None, |entry| {
-            entries.push(entry)
+            entries.push(entry);
         });
         self.build_up(entries, root_node.level, batch)
     }
