@@ -1,0 +1,7 @@
+"""Storage backends: the ``KVStore`` interface and the built-in stores."""
+
+from kvit.kv.base import KVStore
+from kvit.kv.disk import Disk
+from kvit.kv.memory import Memory
+
+__all__ = ["Disk", "KVStore", "Memory"]

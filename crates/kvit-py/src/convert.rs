@@ -1,0 +1,187 @@
+//! Conversions at the Python boundary: keys, byte values, commit ids and
+//! JSON-like commit info. Every type error names what was wrong and where.
+
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{
+    PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple,
+};
+
+use kvit::ObjectId;
+
+use crate::error::type_error;
+
+/// The Python type name of `obj`, for error messages.
+pub(crate) fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type()
+        .name()
+        .map_or_else(|_| "?".to_owned(), |name| name.to_string())
+}
+
+/// A key: must be a `str`.
+pub(crate) fn key(obj: &Bound<'_, PyAny>) -> PyResult<String> {
+    match obj.downcast::<PyString>() {
+        Ok(text) => Ok(text.to_cow()?.into_owned()),
+        Err(_) => Err(type_error(format!(
+            "keys must be str, not {}",
+            type_name(obj)
+        ))),
+    }
+}
+
+/// Every key of a `*keys` argument.
+pub(crate) fn keys(args: &Bound<'_, PyTuple>) -> PyResult<Vec<String>> {
+    args.iter().map(|item| key(&item)).collect()
+}
+
+/// The keys of an iterable of keys (not a lone string, which would iterate
+/// its characters).
+pub(crate) fn key_iterable(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<String>> {
+    if obj.is_instance_of::<PyString>() || obj.is_instance_of::<PyBytes>() {
+        return Err(type_error(format!(
+            "{what} must be an iterable of str keys, not a single {}",
+            type_name(obj)
+        )));
+    }
+    obj.try_iter()?.map(|item| key(&item?)).collect()
+}
+
+/// A value: must be `bytes` (or a `bytearray`), reported against its key.
+pub(crate) fn value(key: &str, obj: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+    if let Ok(bytes) = obj.downcast::<PyBytes>() {
+        return Ok(bytes.as_bytes().to_vec());
+    }
+    if let Ok(array) = obj.downcast::<PyByteArray>() {
+        return Ok(array.to_vec());
+    }
+    Err(type_error(format!(
+        "value for key {key:?} must be bytes, not {}",
+        type_name(obj)
+    )))
+}
+
+/// An optional value: `None` or bytes.
+pub(crate) fn optional_value(key: &str, obj: &Bound<'_, PyAny>) -> PyResult<Option<Vec<u8>>> {
+    if obj.is_none() {
+        Ok(None)
+    } else {
+        value(key, obj).map(Some)
+    }
+}
+
+/// A commit id given as 40 lowercase hex characters.
+pub(crate) fn commit_id(text: &str) -> PyResult<ObjectId> {
+    text.parse()
+        .map_err(|err: kvit::ParseObjectIdError| PyValueError::new_err(err.to_string()))
+}
+
+/// A commit id, or `None` if `text` cannot be one (for the calls whose answer
+/// to an unknown commit is `None` / `False`).
+pub(crate) fn maybe_commit_id(text: &str) -> Option<ObjectId> {
+    text.parse().ok()
+}
+
+const MAX_JSON_DEPTH: usize = 128;
+
+/// A JSON-like Python value (dict with str keys, list, tuple, str, int,
+/// float, bool, None) as JSON.
+pub(crate) fn to_json(obj: &Bound<'_, PyAny>) -> PyResult<serde_json::Value> {
+    to_json_at(obj, 0)
+}
+
+fn to_json_at(obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<serde_json::Value> {
+    use serde_json::Value;
+    if depth > MAX_JSON_DEPTH {
+        return Err(PyValueError::new_err("commit info is nested too deeply"));
+    }
+    if obj.is_none() {
+        return Ok(Value::Null);
+    }
+    // bool before int: a Python bool is an int.
+    if let Ok(flag) = obj.downcast::<PyBool>() {
+        return Ok(Value::Bool(flag.is_true()));
+    }
+    if obj.is_instance_of::<PyInt>() {
+        if let Ok(number) = obj.extract::<i64>() {
+            return Ok(Value::from(number));
+        }
+        if let Ok(number) = obj.extract::<u64>() {
+            return Ok(Value::from(number));
+        }
+        return Err(PyValueError::new_err(
+            "integers in commit info must fit in 64 bits",
+        ));
+    }
+    if let Ok(number) = obj.downcast::<PyFloat>() {
+        return serde_json::Number::from_f64(number.value())
+            .map(Value::Number)
+            .ok_or_else(|| PyValueError::new_err("commit info cannot hold NaN or infinity"));
+    }
+    if let Ok(text) = obj.downcast::<PyString>() {
+        return Ok(Value::String(text.to_cow()?.into_owned()));
+    }
+    if let Ok(dict) = obj.downcast::<PyDict>() {
+        let mut map = serde_json::Map::new();
+        for (name, item) in dict.iter() {
+            let Ok(name) = name.downcast::<PyString>() else {
+                return Err(PyTypeError::new_err(format!(
+                    "keys in commit info must be str, not {}",
+                    type_name(&name)
+                )));
+            };
+            map.insert(name.to_cow()?.into_owned(), to_json_at(&item, depth + 1)?);
+        }
+        return Ok(Value::Object(map));
+    }
+    if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
+        return obj
+            .try_iter()?
+            .map(|item| to_json_at(&item?, depth + 1))
+            .collect::<PyResult<Vec<_>>>()
+            .map(Value::Array);
+    }
+    Err(PyTypeError::new_err(format!(
+        "commit info must be JSON-like (dict, list, str, int, float, bool, None), not {}",
+        type_name(obj)
+    )))
+}
+
+/// JSON as the matching Python value.
+pub(crate) fn from_json<'py>(
+    py: Python<'py>,
+    value: &serde_json::Value,
+) -> PyResult<Bound<'py, PyAny>> {
+    use serde_json::Value;
+    Ok(match value {
+        Value::Null => py.None().into_bound(py),
+        Value::Bool(flag) => PyBool::new(py, *flag).to_owned().into_any(),
+        Value::Number(number) => {
+            if let Some(int) = number.as_i64() {
+                int.into_pyobject(py)?.into_any()
+            } else if let Some(int) = number.as_u64() {
+                int.into_pyobject(py)?.into_any()
+            } else {
+                number
+                    .as_f64()
+                    .unwrap_or(f64::NAN)
+                    .into_pyobject(py)?
+                    .into_any()
+            }
+        }
+        Value::String(text) => PyString::new(py, text).into_any(),
+        Value::Array(items) => {
+            let list = PyList::empty(py);
+            for item in items {
+                list.append(from_json(py, item)?)?;
+            }
+            list.into_any()
+        }
+        Value::Object(map) => {
+            let dict = PyDict::new(py);
+            for (name, item) in map {
+                dict.set_item(name, from_json(py, item)?)?;
+            }
+            dict.into_any()
+        }
+    })
+}

@@ -1,0 +1,523 @@
+//! `kvit.Versioned`: a cursor on one branch of a store, over the core's
+//! [`kvit::Versioned`].
+//!
+//! The core cursor sits behind a mutex, so one handle may be shared by
+//! threads (calls take turns) while separate handles run in parallel: every
+//! call that reaches storage releases the GIL, and waiting for the mutex
+//! happens with the GIL released too, so a thread holding the mutex can
+//! always take the GIL to run a Python merge function or backend.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::sync::GILOnceCell;
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple, PyType};
+
+use kvit::{ChangeSet, CommitOptions, MergeFn, ObjectId, OnConflict};
+
+use crate::convert;
+use crate::error::{reentrant_use, to_py_err, type_error};
+use crate::merge_fn;
+use crate::merge_result::PyMergeResult;
+use crate::python_store;
+
+static DIFF_RESULT_CLASS: GILOnceCell<Py<PyType>> = GILOnceCell::new();
+
+/// A small number unique to the calling thread (never 0).
+fn thread_token() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(1);
+    thread_local! {
+        static TOKEN: usize = NEXT.fetch_add(1, Ordering::Relaxed);
+    }
+    TOKEN.with(|token| *token)
+}
+
+/// Clears the owner mark when a call ends, even by a panic.
+struct OwnerMark<'a>(&'a AtomicUsize);
+
+impl Drop for OwnerMark<'_> {
+    fn drop(&mut self) {
+        self.0.store(0, Ordering::Release);
+    }
+}
+
+/// A cursor on one branch of a store.
+#[pyclass(module = "kvit", name = "Versioned", frozen, subclass)]
+pub(crate) struct PyVersioned {
+    cursor: Mutex<kvit::Versioned>,
+    /// The thread inside a call on this handle, 0 for none: a merge function
+    /// calling back into the handle that runs it would wait for itself.
+    owner: AtomicUsize,
+    /// The Python store object, handed to cursors opened from this one.
+    store: Py<PyAny>,
+}
+
+fn on_conflict(name: &str) -> PyResult<OnConflict> {
+    match name {
+        "raise" => Ok(OnConflict::Raise),
+        "abandon" => Ok(OnConflict::Abandon),
+        other => Err(PyValueError::new_err(format!(
+            "on_conflict must be \"raise\" or \"abandon\", not {other:?}"
+        ))),
+    }
+}
+
+/// The change set of a commit's `updates` mapping and `removals` iterable.
+fn change_set(
+    updates: Option<&Bound<'_, PyAny>>,
+    removals: Option<&Bound<'_, PyAny>>,
+) -> PyResult<ChangeSet> {
+    let mut changes = ChangeSet::new();
+    let mut set_keys = std::collections::HashSet::new();
+    if let Some(updates) = updates.filter(|updates| !updates.is_none()) {
+        let items = match updates.downcast::<PyDict>() {
+            Ok(dict) => dict.items().into_any(),
+            Err(_) => updates.call_method0("items").map_err(|_| {
+                type_error(format!(
+                    "updates must be a mapping of str keys to bytes, not {}",
+                    convert::type_name(updates)
+                ))
+            })?,
+        };
+        for pair in items.try_iter()? {
+            let (key, value): (Bound<'_, PyAny>, Bound<'_, PyAny>) = pair?.extract()?;
+            let key = convert::key(&key)?;
+            let value = convert::value(&key, &value)?;
+            changes
+                .set(key.clone(), value)
+                .map_err(|err| to_py_err(updates.py(), err))?;
+            set_keys.insert(key);
+        }
+    }
+    if let Some(removals) = removals.filter(|removals| !removals.is_none()) {
+        for key in convert::key_iterable(removals, "removals")? {
+            if set_keys.contains(&key) {
+                return Err(PyValueError::new_err(format!(
+                    "key {key:?} is both in updates and in removals"
+                )));
+            }
+            changes
+                .remove(key)
+                .map_err(|err| to_py_err(removals.py(), err))?;
+        }
+    }
+    Ok(changes)
+}
+
+/// The per-call merge functions of a commit.
+fn merge_fns(merge_fns: Option<&Bound<'_, PyAny>>) -> PyResult<HashMap<String, MergeFn>> {
+    let mut out = HashMap::new();
+    let Some(merge_fns) = merge_fns.filter(|fns| !fns.is_none()) else {
+        return Ok(out);
+    };
+    let items = merge_fns.call_method0("items").map_err(|_| {
+        type_error(format!(
+            "merge_fns must be a mapping of keys to merge functions, not {}",
+            convert::type_name(merge_fns)
+        ))
+    })?;
+    for pair in items.try_iter()? {
+        let (key, function): (Bound<'_, PyAny>, Bound<'_, PyAny>) = pair?.extract()?;
+        out.insert(convert::key(&key)?, merge_fn::from_callable(&function)?);
+    }
+    Ok(out)
+}
+
+impl PyVersioned {
+    fn wrap(py: Python<'_>, cursor: kvit::Versioned, store: &Py<PyAny>) -> Self {
+        PyVersioned {
+            cursor: Mutex::new(cursor),
+            owner: AtomicUsize::new(0),
+            store: store.clone_ref(py),
+        }
+    }
+
+    /// Runs `work` on the core cursor with the GIL released.
+    fn with_cursor<T: Send>(
+        &self,
+        py: Python<'_>,
+        work: impl FnOnce(&mut kvit::Versioned) -> kvit::Result<T> + Send,
+    ) -> PyResult<T> {
+        let me = thread_token();
+        if self.owner.load(Ordering::Acquire) == me {
+            return Err(reentrant_use("this Versioned handle"));
+        }
+        py.allow_threads(|| {
+            let mut cursor = self.cursor.lock().unwrap_or_else(PoisonError::into_inner);
+            self.owner.store(me, Ordering::Release);
+            let _mark = OwnerMark(&self.owner);
+            work(&mut cursor)
+        })
+        .map_err(|err| to_py_err(py, err))
+    }
+
+    /// Reads cursor state that needs no storage. It still waits (GIL
+    /// released) for a call running on another thread to finish.
+    fn peek<T: Send>(
+        &self,
+        py: Python<'_>,
+        work: impl FnOnce(&kvit::Versioned) -> T + Send,
+    ) -> PyResult<T> {
+        self.with_cursor(py, |cursor| Ok(work(cursor)))
+    }
+}
+
+#[pymethods]
+impl PyVersioned {
+    /// Opens a cursor on `branch` of `store` (a fresh in-memory store if
+    /// None), at `commit_hash` or else at the branch head, creating the
+    /// branch at an empty root commit if it does not exist.
+    #[new]
+    #[pyo3(signature = (store=None, *, commit_hash=None, branch="main"))]
+    fn new(
+        py: Python<'_>,
+        store: Option<&Bound<'_, PyAny>>,
+        commit_hash: Option<&str>,
+        branch: &str,
+    ) -> PyResult<Self> {
+        let (kv, store) = python_store::resolve(py, store)?;
+        let mut options = kvit::OpenOptions::new().branch(branch);
+        if let Some(hash) = commit_hash {
+            options = options.at_commit(convert::commit_id(hash)?);
+        }
+        let cursor = py
+            .allow_threads(|| options.open(kv))
+            .map_err(|err| to_py_err(py, err))?;
+        Ok(PyVersioned::wrap(py, cursor, &store))
+    }
+
+    // ---- identity ---------------------------------------------------------
+
+    /// The store this cursor reads and writes.
+    #[getter]
+    fn store(&self, py: Python<'_>) -> Py<PyAny> {
+        self.store.clone_ref(py)
+    }
+
+    /// The branch this cursor commits to.
+    #[getter]
+    fn branch(&self, py: Python<'_>) -> PyResult<String> {
+        self.peek(py, |cursor| cursor.branch().to_owned())
+    }
+
+    /// The commit reads come from.
+    #[getter]
+    fn current_commit(&self, py: Python<'_>) -> PyResult<String> {
+        self.peek(py, |cursor| cursor.current_commit().to_hex())
+    }
+
+    /// The head this cursor last synchronised with.
+    #[getter]
+    fn base_commit(&self, py: Python<'_>) -> PyResult<String> {
+        self.peek(py, |cursor| cursor.base_commit().to_hex())
+    }
+
+    /// The branch head as stored now (None if the branch does not exist).
+    #[getter]
+    fn latest_head(&self, py: Python<'_>) -> PyResult<Option<String>> {
+        self.with_cursor(py, |cursor| Ok(cursor.latest_head()?.map(|id| id.to_hex())))
+    }
+
+    /// The root of the current commit's linear history.
+    #[getter]
+    fn initial_commit(&self, py: Python<'_>) -> PyResult<String> {
+        self.with_cursor(py, |cursor| Ok(cursor.initial_commit()?.to_hex()))
+    }
+
+    /// The result of the last commit made through this cursor, or None.
+    #[getter]
+    fn last_merge_result(&self, py: Python<'_>) -> PyResult<Option<PyMergeResult>> {
+        self.peek(py, |cursor| {
+            cursor.last_merge_result().cloned().map(PyMergeResult::from)
+        })
+    }
+
+    // ---- reads ------------------------------------------------------------
+
+    /// The value of `key` in the current commit, or None.
+    fn get<'py>(
+        &self,
+        py: Python<'py>,
+        key: &Bound<'py, PyAny>,
+    ) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        let key = convert::key(key)?;
+        let value = self.with_cursor(py, |cursor| cursor.get(&key))?;
+        Ok(value.map(|bytes| PyBytes::new(py, &bytes)))
+    }
+
+    /// The values of the existing keys among `keys`.
+    #[pyo3(signature = (*keys))]
+    fn get_many<'py>(
+        &self,
+        py: Python<'py>,
+        keys: &Bound<'py, PyTuple>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let keys = convert::keys(keys)?;
+        let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let values = self.with_cursor(py, |cursor| cursor.get_many(&refs))?;
+        let found = PyDict::new(py);
+        for (key, value) in keys.iter().zip(values) {
+            if let Some(value) = value {
+                found.set_item(key, PyBytes::new(py, &value))?;
+            }
+        }
+        Ok(found)
+    }
+
+    /// Every key, sorted.
+    fn keys<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let keys = self.with_cursor(py, |cursor| cursor.keys())?;
+        PyList::new(py, keys)
+    }
+
+    /// The keys starting with `prefix`, sorted (a range scan).
+    fn keys_with_prefix<'py>(&self, py: Python<'py>, prefix: &str) -> PyResult<Bound<'py, PyList>> {
+        let keys = self.with_cursor(py, |cursor| cursor.keys_with_prefix(prefix))?;
+        PyList::new(py, keys)
+    }
+
+    /// The `(key, value)` pairs whose keys start with `prefix`, sorted by key.
+    #[pyo3(signature = (prefix=""))]
+    fn items<'py>(&self, py: Python<'py>, prefix: &str) -> PyResult<Bound<'py, PyList>> {
+        let items = self.with_cursor(py, |cursor| cursor.items_with_prefix(prefix))?;
+        let list = PyList::empty(py);
+        for (key, value) in items {
+            list.append((key, PyBytes::new(py, &value)))?;
+        }
+        Ok(list)
+    }
+
+    fn __contains__(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let Ok(key) = convert::key(key) else {
+            return Ok(false);
+        };
+        self.with_cursor(py, |cursor| cursor.contains(&key))
+    }
+
+    fn __len__(&self, py: Python<'_>) -> PyResult<usize> {
+        let len = self.with_cursor(py, |cursor| cursor.len())?;
+        usize::try_from(len).map_err(|_| PyValueError::new_err("too many keys for len()"))
+    }
+
+    fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.keys(py)?.try_iter().map(Bound::into_any)
+    }
+
+    // ---- commit -----------------------------------------------------------
+
+    /// Commits `updates` (str -> bytes) and `removals` atomically and moves
+    /// the branch head, merging three ways if another writer moved it.
+    #[pyo3(signature = (
+        updates=None,
+        removals=None,
+        *,
+        on_conflict="raise",
+        merge_fns=None,
+        default_merge=None,
+        info=None,
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn commit(
+        &self,
+        py: Python<'_>,
+        updates: Option<&Bound<'_, PyAny>>,
+        removals: Option<&Bound<'_, PyAny>>,
+        on_conflict: &str,
+        merge_fns: Option<&Bound<'_, PyAny>>,
+        default_merge: Option<&Bound<'_, PyAny>>,
+        info: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyMergeResult> {
+        let mut options = CommitOptions::new().on_conflict(self::on_conflict(on_conflict)?);
+        let changes = change_set(updates, removals)?;
+        options.merge_fns = self::merge_fns(merge_fns)?;
+        if let Some(function) = default_merge.filter(|function| !function.is_none()) {
+            options.default_merge = Some(merge_fn::from_callable(function)?);
+        }
+        if let Some(info) = info.filter(|info| !info.is_none()) {
+            if !info.is_instance_of::<PyDict>() {
+                return Err(type_error(format!(
+                    "commit info must be a dict, not {}",
+                    convert::type_name(info)
+                )));
+            }
+            options.info = Some(convert::to_json(info)?);
+        }
+        let result = self.with_cursor(py, |cursor| cursor.commit(&changes, &options))?;
+        Ok(PyMergeResult::from(result))
+    }
+
+    /// Registers `function(old, ours, theirs) -> bytes | None` for `key`
+    /// (None unregisters it).
+    fn set_merge_fn(
+        &self,
+        py: Python<'_>,
+        key: &Bound<'_, PyAny>,
+        function: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let key = convert::key(key)?;
+        if function.is_none() {
+            return self.with_cursor(py, |cursor| {
+                cursor.clear_merge_fn(&key);
+                Ok(())
+            });
+        }
+        let function = merge_fn::from_callable(function)?;
+        self.with_cursor(py, |cursor| {
+            cursor.set_merge_fn(key, function);
+            Ok(())
+        })
+    }
+
+    /// Registers the merge function for keys without their own.
+    fn set_default_merge(&self, py: Python<'_>, function: &Bound<'_, PyAny>) -> PyResult<()> {
+        let function = merge_fn::from_callable(function)?;
+        self.with_cursor(py, |cursor| {
+            cursor.set_default_merge(function);
+            Ok(())
+        })
+    }
+
+    // ---- navigation -------------------------------------------------------
+
+    /// Moves the cursor to the branch head, to see other writers' commits.
+    fn refresh(&self, py: Python<'_>) -> PyResult<()> {
+        self.with_cursor(py, kvit::Versioned::refresh)
+    }
+
+    /// A new cursor at `commit_hash` (None if there is no such commit), on
+    /// this branch or on `branch`.
+    #[pyo3(signature = (commit_hash, *, branch=None))]
+    fn checkout(
+        &self,
+        py: Python<'_>,
+        commit_hash: &str,
+        branch: Option<&str>,
+    ) -> PyResult<Option<Self>> {
+        let Some(commit) = convert::maybe_commit_id(commit_hash) else {
+            return Ok(None);
+        };
+        let cursor = self.with_cursor(py, |cursor| cursor.checkout(commit, branch))?;
+        Ok(cursor.map(|cursor| PyVersioned::wrap(py, cursor, &self.store)))
+    }
+
+    /// Creates branch `name` at the current commit and returns a cursor on
+    /// it; `ValueError` if the name is taken.
+    fn create_branch(&self, py: Python<'_>, name: &str) -> PyResult<Self> {
+        let cursor = self.with_cursor(py, |cursor| cursor.create_branch(name))?;
+        Ok(PyVersioned::wrap(py, cursor, &self.store))
+    }
+
+    /// Deletes branch `name`; returns whether it existed.
+    fn delete_branch(&self, py: Python<'_>, name: &str) -> PyResult<bool> {
+        self.with_cursor(py, |cursor| cursor.delete_branch(name))
+    }
+
+    /// Forces this branch's head to `commit_hash` and moves the cursor there;
+    /// False (and nothing changed) if there is no such commit.
+    fn reset_to(&self, py: Python<'_>, commit_hash: &str) -> PyResult<bool> {
+        let Some(commit) = convert::maybe_commit_id(commit_hash) else {
+            return Ok(false);
+        };
+        self.with_cursor(py, |cursor| cursor.reset_to(commit))
+    }
+
+    /// Every branch name, sorted.
+    fn list_branches(&self, py: Python<'_>) -> PyResult<Vec<String>> {
+        self.with_cursor(py, |cursor| cursor.list_branches())
+    }
+
+    // ---- history ----------------------------------------------------------
+
+    /// Commit ids from `commit_hash` (default: the current commit) back to
+    /// the root, newest first: first parents only, or the whole ancestry.
+    #[pyo3(signature = (commit_hash=None, *, all_parents=false))]
+    fn history(
+        &self,
+        py: Python<'_>,
+        commit_hash: Option<&str>,
+        all_parents: bool,
+    ) -> PyResult<Vec<String>> {
+        let start = commit_hash.map(convert::commit_id).transpose()?;
+        let ids = self.with_cursor(py, |cursor| match cursor.history(start, all_parents) {
+            Err(kvit::Error::MissingObject { id, .. }) if Some(id) == start => {
+                Err(kvit::Error::CommitNotFound(id.to_hex()))
+            }
+            other => other,
+        })?;
+        Ok(ids.iter().map(ObjectId::to_hex).collect())
+    }
+
+    /// The keys added, removed and modified from commit `a` to commit `b`.
+    fn diff<'py>(&self, py: Python<'py>, a: &str, b: &str) -> PyResult<Bound<'py, PyAny>> {
+        let (a, b) = (convert::commit_id(a)?, convert::commit_id(b)?);
+        let diff = self.with_cursor(py, |cursor| cursor.diff(a, b))?;
+        let class = DIFF_RESULT_CLASS.import(py, "kvit.results", "DiffResult")?;
+        let frozen =
+            |keys: &std::collections::BTreeSet<String>| pyo3::types::PyFrozenSet::new(py, keys);
+        class.call1((
+            frozen(&diff.added)?,
+            frozen(&diff.removed)?,
+            frozen(&diff.modified)?,
+        ))
+    }
+
+    /// The JSON info stored with `commit_hash` (default: the current commit):
+    /// None where none was stored or there is no such commit.
+    #[pyo3(signature = (commit_hash=None))]
+    fn commit_info<'py>(
+        &self,
+        py: Python<'py>,
+        commit_hash: Option<&str>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let commit = match commit_hash {
+            None => None,
+            Some(text) => match convert::maybe_commit_id(text) {
+                Some(id) => Some(id),
+                None => return Ok(None),
+            },
+        };
+        let info = self.with_cursor(py, |cursor| match cursor.commit_info(commit) {
+            Err(kvit::Error::MissingObject { id, .. }) if Some(id) == commit => Ok(None),
+            other => other,
+        })?;
+        info.map(|value| convert::from_json(py, &value)).transpose()
+    }
+
+    /// The lowest common ancestor of two commits, or None.
+    fn merge_base(&self, py: Python<'_>, a: &str, b: &str) -> PyResult<Option<String>> {
+        let (a, b) = (convert::commit_id(a)?, convert::commit_id(b)?);
+        let base = self.with_cursor(py, |cursor| match cursor.merge_base(a, b) {
+            Err(kvit::Error::MissingObject { id, .. }) if id == a || id == b => {
+                Err(kvit::Error::CommitNotFound(id.to_hex()))
+            }
+            other => other,
+        })?;
+        Ok(base.map(|id| id.to_hex()))
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let (branch, commit, len) = self.with_cursor(py, |cursor| {
+            Ok((
+                cursor.branch().to_owned(),
+                cursor.current_commit().short(12),
+                cursor.len().ok(),
+            ))
+        })?;
+        let class = match self.store.bind(py).get_type().name() {
+            Ok(name) => name.to_string(),
+            Err(_) => "?".to_owned(),
+        };
+        let keys = len.map_or_else(|| "?".to_owned(), |len| len.to_string());
+        let branch = PyString::new(py, &branch).repr()?;
+        Ok(format!(
+            "<kvit.Versioned branch={branch} commit={commit} keys={keys} store={class}>"
+        ))
+    }
+}
+
+pub(crate) fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    module.add_class::<PyVersioned>()
+}

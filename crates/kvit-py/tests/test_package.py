@@ -1,0 +1,48 @@
+"""The package surface: exports, merge helpers, typing marker."""
+
+from __future__ import annotations
+
+import importlib.resources
+
+import kvit
+from kvit import counter, last_writer_wins
+
+
+def test_all_is_exported() -> None:
+    for name in kvit.__all__:
+        assert hasattr(kvit, name), name
+    for name in ("Versioned", "KVStore", "Memory", "Disk", "MergeResult", "DiffResult",
+                 "ConcurrencyError", "MergeConflict", "counter", "last_writer_wins"):
+        assert name in kvit.__all__
+
+
+def test_seed_import_paths() -> None:
+    from kvit import ConcurrencyError, KVStore, MergeConflict  # noqa: F401
+    from kvit.kv.disk import Disk
+    from kvit.kv.memory import Memory
+
+    assert Memory is kvit.Memory and Disk is kvit.Disk
+
+
+def test_counter_on_decoded_values() -> None:
+    merge = counter()
+    assert merge(10, 13, 11) == 14
+    assert merge(None, 1, 1) == 2
+    assert merge(5, None, 7) == 2
+    assert merge(0.5, 1.5, 2.5) == 3.5
+
+
+def test_last_writer_wins() -> None:
+    merge = last_writer_wins()
+    assert merge("a", "b", "c") == "c"
+    assert merge("a", "b", None) is None
+
+
+def test_typed_package() -> None:
+    files = importlib.resources.files("kvit")
+    assert files.joinpath("py.typed").is_file()
+    assert files.joinpath("_native.pyi").is_file()
+
+
+def test_version() -> None:
+    assert isinstance(kvit.__version__, str) and kvit.__version__
