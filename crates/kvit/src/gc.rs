@@ -27,7 +27,9 @@ const CHUNK: usize = 1000;
 /// `__` (`__meta` and `ns/__meta` are, `__ns/x` is not). A rebase always keeps
 /// system keys, and they do not count towards the size limits.
 pub fn is_system_key(key: &str) -> bool {
-    key.rsplit('/').next().is_some_and(|last| last.starts_with("__"))
+    key.rsplit('/')
+        .next()
+        .is_some_and(|last| last.starts_with("__"))
 }
 
 // ---- orphan cleanup ------------------------------------------------------
@@ -102,12 +104,26 @@ fn collect(kv: &dyn KvStore, min_age: Duration) -> Result<Collected> {
     let mut marked: HashSet<(Kind, ObjectId)> = HashSet::new();
     mark(kv, &scanned, &roots, true, &mut marked, &mut |_, _| Ok(()))?;
 
-    // (4) Delete what is unmarked and old, commits first so that no commit is
-    // ever left pointing at a deleted node.
+    // (4) Delete what is unmarked and old.
     scanned.retain(|key, object| !marked.contains(key) && object.write_time < cutoff);
     let mut collected = Collected::default();
+    let deleted = delete(kv, &scanned, &mut collected);
+
+    // (5) A writer may have stored an object again between (1) and (4) for a
+    // commit that (1) did not see and whose head move (2) did not see: give
+    // back whatever a head or a young commit reaches now. This runs even when
+    // (4) failed partway.
+    if !scanned.is_empty() {
+        restore(kv, &scanned, &marked, cutoff, &mut collected)?;
+    }
+    deleted.map(|()| collected)
+}
+
+/// Step (4): removes `doomed`, commits first so that a failure partway never
+/// leaves a commit whose nodes are gone.
+fn delete(kv: &dyn KvStore, doomed: &Objects, collected: &mut Collected) -> Result<()> {
     for kind in [Kind::Commit, Kind::Node, Kind::Blob] {
-        let keys: Vec<String> = scanned
+        let keys: Vec<String> = doomed
             .keys()
             .filter(|(k, _)| *k == kind)
             .map(|(k, id)| k.key(id))
@@ -115,17 +131,10 @@ fn collect(kv: &dyn KvStore, min_age: Duration) -> Result<Collected> {
         for chunk in keys.chunks(CHUNK) {
             let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
             kv.remove_many(&refs)?;
+            *count_of(collected, kind) += chunk.len();
         }
-        *count_of(&mut collected, kind) += keys.len();
     }
-
-    // (5) A writer may have stored an object again between (1) and (4) for a
-    // commit that (1) did not see and whose head move (2) did not see: give
-    // back whatever a head or a young commit reaches now.
-    if !scanned.is_empty() {
-        restore(kv, &scanned, &marked, cutoff, &mut collected)?;
-    }
-    Ok(collected)
+    Ok(())
 }
 
 fn count_of(collected: &mut Collected, kind: Kind) -> &mut usize {
@@ -145,9 +154,11 @@ fn restore(
     cutoff: u64,
     collected: &mut Collected,
 ) -> Result<()> {
-    let mut roots: Vec<ObjectId> = refs::list_heads(kv)?
+    // Leniently: a head broken since step (2) must not stop the restore.
+    let mut roots: Vec<ObjectId> = kv
+        .scan_prefix(refs::HEADS_PREFIX)?
         .into_iter()
-        .map(|(_, head)| head)
+        .filter_map(|(_, head)| std::str::from_utf8(&head).ok()?.parse().ok())
         .collect();
     for (key, stored) in kv.scan_prefix(Kind::Commit.prefix())? {
         let Some(Ok(id)) = key
@@ -161,35 +172,27 @@ fn restore(
         }
     }
     let mut reached = marked.clone();
-    let mut give_back: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut give_back: Vec<(Kind, String, Vec<u8>)> = Vec::new();
     let stamp = object::now_millis().to_le_bytes();
     mark(kv, deleted, &roots, false, &mut reached, &mut |kind, id| {
         if let Some(object) = deleted.get(&(kind, id)) {
-            if object::verify(kind, id, &object.stored).is_err() {
-                return Ok(());
+            if object::verify(kind, id, &object.stored).is_ok() {
+                let mut stored = object.stored.clone();
+                stored[..HEADER_LEN].copy_from_slice(&stamp);
+                give_back.push((kind, kind.key(&id), stored));
             }
-            let mut stored = object.stored.clone();
-            stored[..HEADER_LEN].copy_from_slice(&stamp);
-            give_back.push((kind.key(&id), stored));
         }
         Ok(())
     })?;
     for chunk in give_back.chunks(CHUNK) {
         let entries: Vec<(&str, &[u8])> = chunk
             .iter()
-            .map(|(key, stored)| (key.as_str(), stored.as_slice()))
+            .map(|(_, key, stored)| (key.as_str(), stored.as_slice()))
             .collect();
         kv.set_many(&entries)?;
     }
-    for (key, _) in &give_back {
-        let kind = if key.starts_with(Kind::Commit.prefix()) {
-            Kind::Commit
-        } else if key.starts_with(Kind::Node.prefix()) {
-            Kind::Node
-        } else {
-            Kind::Blob
-        };
-        let count = count_of(collected, kind);
+    for (kind, _, _) in &give_back {
+        let count = count_of(collected, *kind);
         *count = count.saturating_sub(1);
         collected.restored += 1;
     }
@@ -277,10 +280,15 @@ fn children(kind: Kind, id: ObjectId, stored: &[u8]) -> Result<Vec<(Kind, Object
     let mut out = Vec::new();
     if kind == Kind::Commit {
         let commit = Commit::decode(id, payload)?;
-        out.extend(commit.parents.into_iter().map(|parent| (Kind::Commit, parent)));
+        out.extend(
+            commit
+                .parents
+                .into_iter()
+                .map(|parent| (Kind::Commit, parent)),
+        );
         out.push((Kind::Node, commit.root));
     } else {
-                for entry in Node::decode(id, payload)?.entries {
+        for entry in Node::decode(id, payload)?.entries {
             match entry.payload {
                 Payload::Child(child) => out.push((Kind::Node, child.id)),
                 Payload::Value(ValueRef::Blob { id: blob, .. }) => out.push((Kind::Blob, blob)),
@@ -714,6 +722,8 @@ impl fmt::Debug for GcVersioned {
 }
 
 #[cfg(test)]
+// A failed `unwrap` in a test is a test failure, which is all a test needs.
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::backend::Memory;
@@ -753,7 +763,13 @@ mod tests {
         for kind in Kind::ALL {
             for (key, stored) in kv.scan_prefix(kind.prefix()).unwrap() {
                 let id: ObjectId = key[kind.prefix().len()..].parse().unwrap();
-                scanned.insert((kind, id), Scanned { write_time: 0, stored });
+                scanned.insert(
+                    (kind, id),
+                    Scanned {
+                        write_time: 0,
+                        stored,
+                    },
+                );
             }
         }
         let deleted: Objects = scanned
@@ -769,10 +785,12 @@ mod tests {
             .unwrap()
             .store(&mut batch);
         batch.write_to(&kv).unwrap();
-        let mut collected = Collected::default();
-        collected.commits = 1;
-        collected.nodes = 5;
-        collected.blobs = 1;
+        let mut collected = Collected {
+            commits: 1,
+            nodes: 5,
+            blobs: 1,
+            restored: 0,
+        };
         restore(&kv, &deleted, &HashSet::new(), 0, &mut collected).unwrap();
         assert!(collected.restored >= 2, "{collected:?}");
         assert!(kv.contains(&Kind::Node.key(&root)).unwrap());
@@ -806,7 +824,10 @@ mod tests {
         std::thread::sleep(Duration::from_millis(60));
         let collected = collect(&kv, Duration::from_millis(50)).unwrap();
         assert_eq!(collected.commits, 1, "{collected:?}");
-        assert!(collected.blobs == 1 && collected.nodes >= 1, "{collected:?}");
+        assert!(
+            collected.blobs == 1 && collected.nodes >= 1,
+            "{collected:?}"
+        );
         assert!(crate::verify::verify(&kv).unwrap().is_clean());
     }
 }

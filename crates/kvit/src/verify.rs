@@ -117,9 +117,7 @@ enum Fetched {
 /// # Errors
 /// Only a backend failure; damage is reported, not returned as an error.
 pub fn verify(kv: &dyn KvStore) -> Result<VerifyReport> {
-    let mut report = VerifyReport::default();
-    let mut seen: HashSet<(Kind, ObjectId)> = HashSet::new();
-    let mut wave: Vec<(Kind, ObjectId)> = Vec::new();
+    let mut walk = Walk::default();
     for (key, value) in kv.scan_prefix(HEADS_PREFIX)? {
         let name = key.get(HEADS_PREFIX.len()..).unwrap_or_default();
         // A key another tool wrote that is not a valid name is not a branch.
@@ -130,33 +128,15 @@ pub fn verify(kv: &dyn KvStore) -> Result<VerifyReport> {
             .ok()
             .and_then(|text| text.parse::<ObjectId>().ok())
         {
-            Some(id) => {
-                if seen.insert((Kind::Commit, id)) {
-                    wave.push((Kind::Commit, id));
-                }
-            }
-            None => report.bad_refs.push((
+            Some(id) => walk.reach(Kind::Commit, id),
+            None => walk.report.bad_refs.push((
                 name.to_owned(),
                 String::from_utf8_lossy(&value[..value.len().min(64)]).into_owned(),
             )),
         }
     }
-
-    let mut generations: HashMap<ObjectId, u64> = HashMap::new();
-    let mut commit_parents: Vec<(ObjectId, u64, Vec<ObjectId>)> = Vec::new();
-    let mut summaries: HashMap<ObjectId, NodeSummary> = HashMap::new();
-    let mut claims: Vec<ChildClaim> = Vec::new();
-    let mut roots: Vec<ObjectId> = Vec::new();
-    let mut blob_claims: Vec<(ObjectId, ObjectId, u64)> = Vec::new();
-    let mut blob_lengths: HashMap<ObjectId, u64> = HashMap::new();
-
-    while !wave.is_empty() {
-        let mut next: Vec<(Kind, ObjectId)> = Vec::new();
-        let mut push = |kind: Kind, id: ObjectId, next: &mut Vec<(Kind, ObjectId)>| {
-            if seen.insert((kind, id)) {
-                next.push((kind, id));
-            }
-        };
+    while !walk.wave.is_empty() {
+        let wave = std::mem::take(&mut walk.wave);
         for kind in Kind::ALL {
             let ids: Vec<ObjectId> = wave
                 .iter()
@@ -164,116 +144,146 @@ pub fn verify(kv: &dyn KvStore) -> Result<VerifyReport> {
                 .map(|(_, id)| *id)
                 .collect();
             for (id, fetched) in fetch(kv, kind, &ids)? {
-                let payload = match fetched {
-                    Fetched::Payload(payload) => payload,
-                    Fetched::Missing => {
-                        report.missing.push((kind.name(), id));
-                        continue;
-                    }
-                    Fetched::Corrupt(reason) => {
-                        report.corrupt(kind, id, reason);
-                        continue;
-                    }
-                };
-                match kind {
-                    Kind::Commit => {
-                        report.commits += 1;
-                        let commit = match Commit::decode(id, &payload) {
-                            Ok(commit) => commit,
-                            Err(err) => {
-                                report.corrupt(kind, id, reason_of(err));
-                                continue;
-                            }
-                        };
-                        generations.insert(id, commit.generation);
-                        for parent in &commit.parents {
-                            push(Kind::Commit, *parent, &mut next);
-                        }
-                        roots.push(commit.root);
-                        push(Kind::Node, commit.root, &mut next);
-                        commit_parents.push((id, commit.generation, commit.parents));
-                    }
-                    Kind::Node => {
-                        report.nodes += 1;
-                        let node = match Node::decode(id, &payload) {
-                            Ok(node) => node,
-                            Err(err) => {
-                                report.corrupt(kind, id, reason_of(err));
-                                continue;
-                            }
-                        };
-                        summaries.insert(id, summarise(&node));
-                        for entry in &node.entries {
-                            match &entry.payload {
-                                Payload::Value(ValueRef::Inline(_)) => {}
-                                Payload::Value(ValueRef::Blob { id: blob, len }) => {
-                                    blob_claims.push((id, *blob, *len));
-                                    push(Kind::Blob, *blob, &mut next);
-                                }
-                                Payload::Child(child) => {
-                                    claims.push(ChildClaim {
-                                        parent: id,
-                                        child: child.id,
-                                        level: node.level.saturating_sub(1),
-                                        count: child.count,
-                                        value_bytes: child.value_bytes,
-                                        key: entry.key.clone(),
-                                    });
-                                    push(Kind::Node, child.id, &mut next);
-                                }
-                            }
-                        }
-                    }
-                    Kind::Blob => {
-                        report.blobs += 1;
-                        blob_lengths.insert(id, payload.len() as u64);
-                    }
+                match fetched {
+                    Fetched::Payload(payload) => walk.check(kind, id, &payload),
+                    Fetched::Missing => walk.report.missing.push((kind.name(), id)),
+                    Fetched::Corrupt(reason) => walk.report.corrupt(kind, id, reason),
                 }
             }
         }
-        wave = next;
+    }
+    Ok(walk.finish())
+}
+
+/// The state of one [`verify`] walk: what was reached, what the objects read
+/// so far claim about the ones below them, and what they turned out to be.
+#[derive(Default)]
+struct Walk {
+    report: VerifyReport,
+    seen: HashSet<(Kind, ObjectId)>,
+    /// Reached but not yet read.
+    wave: Vec<(Kind, ObjectId)>,
+    generations: HashMap<ObjectId, u64>,
+    commit_parents: Vec<(ObjectId, u64, Vec<ObjectId>)>,
+    roots: Vec<ObjectId>,
+    summaries: HashMap<ObjectId, NodeSummary>,
+    claims: Vec<ChildClaim>,
+    /// Leaf, blob, and the length the leaf gives the blob.
+    blob_claims: Vec<(ObjectId, ObjectId, u64)>,
+    blob_lengths: HashMap<ObjectId, u64>,
+}
+
+impl Walk {
+    fn reach(&mut self, kind: Kind, id: ObjectId) {
+        if self.seen.insert((kind, id)) {
+            self.wave.push((kind, id));
+        }
     }
 
-    for (id, generation, parents) in commit_parents {
-        let known: Vec<u64> = parents
-            .iter()
-            .filter_map(|parent| generations.get(parent).copied())
-            .collect();
-        if known.len() == parents.len() {
-            let expected = known.iter().max().map_or(1, |max| max + 1);
-            if generation != expected {
-                report.corrupt(
-                    Kind::Commit,
-                    id,
-                    format!("generation {generation}, but its parents make it {expected}"),
-                );
+    /// Decodes one verified payload and notes what it refers to.
+    fn check(&mut self, kind: Kind, id: ObjectId, payload: &[u8]) {
+        match kind {
+            Kind::Commit => {
+                self.report.commits += 1;
+                match Commit::decode(id, payload) {
+                    Ok(commit) => self.commit(id, commit),
+                    Err(err) => self.report.corrupt(kind, id, reason_of(err)),
+                }
+            }
+            Kind::Node => {
+                self.report.nodes += 1;
+                match Node::decode(id, payload) {
+                    Ok(node) => self.node(id, &node),
+                    Err(err) => self.report.corrupt(kind, id, reason_of(err)),
+                }
+            }
+            Kind::Blob => {
+                self.report.blobs += 1;
+                self.blob_lengths.insert(id, payload.len() as u64);
             }
         }
     }
-    for root in roots {
-        if summaries
-            .get(&root)
-            .is_some_and(|summary| summary.level > 0 && summary.entries < 2)
-        {
-            report.corrupt(Kind::Node, root, "root above level 0 with a single child");
+
+    fn commit(&mut self, id: ObjectId, commit: Commit) {
+        self.generations.insert(id, commit.generation);
+        for parent in &commit.parents {
+            self.reach(Kind::Commit, *parent);
         }
+        self.roots.push(commit.root);
+        self.reach(Kind::Node, commit.root);
+        self.commit_parents
+            .push((id, commit.generation, commit.parents));
     }
-    check_claims(&claims, &summaries, &mut report);
-    for (leaf, blob, len) in blob_claims {
-        if let Some(actual) = blob_lengths.get(&blob) {
-            if *actual != len {
-                report.corrupt(
-                    Kind::Node,
-                    leaf,
-                    format!("says value blob {blob} is {len} bytes; it is {actual}"),
-                );
+
+    fn node(&mut self, id: ObjectId, node: &Node) {
+        self.summaries.insert(id, summarise(node));
+        for entry in &node.entries {
+            match &entry.payload {
+                Payload::Value(ValueRef::Inline(_)) => {}
+                Payload::Value(ValueRef::Blob { id: blob, len }) => {
+                    self.blob_claims.push((id, *blob, *len));
+                    self.reach(Kind::Blob, *blob);
+                }
+                Payload::Child(child) => {
+                    self.claims.push(ChildClaim {
+                        parent: id,
+                        child: child.id,
+                        level: node.level.saturating_sub(1),
+                        count: child.count,
+                        value_bytes: child.value_bytes,
+                        key: entry.key.clone(),
+                    });
+                    self.reach(Kind::Node, child.id);
+                }
             }
         }
     }
-    report.corrupt.sort_by(|a, b| (a.1, &a.2).cmp(&(b.1, &b.2)));
-    report.corrupt.dedup();
-    report.missing.sort_by_key(|(_, id)| *id);
-    Ok(report)
+
+    /// Checks the claims objects made about each other, once all are read.
+    fn finish(mut self) -> VerifyReport {
+        let report = &mut self.report;
+        for (id, generation, parents) in &self.commit_parents {
+            let known: Vec<u64> = parents
+                .iter()
+                .filter_map(|parent| self.generations.get(parent).copied())
+                .collect();
+            if known.len() == parents.len() {
+                let expected = known.iter().max().map_or(1, |max| max + 1);
+                if *generation != expected {
+                    report.corrupt(
+                        Kind::Commit,
+                        *id,
+                        format!("generation {generation}, but its parents make it {expected}"),
+                    );
+                }
+            }
+        }
+        for root in &self.roots {
+            if self
+                .summaries
+                .get(root)
+                .is_some_and(|summary| summary.level > 0 && summary.entries < 2)
+            {
+                report.corrupt(Kind::Node, *root, "root above level 0 with a single child");
+            }
+        }
+        check_claims(&self.claims, &self.summaries, report);
+        for (leaf, blob, len) in &self.blob_claims {
+            if let Some(actual) = self.blob_lengths.get(blob) {
+                if actual != len {
+                    report.corrupt(
+                        Kind::Node,
+                        *leaf,
+                        format!("says value blob {blob} is {len} bytes; it is {actual}"),
+                    );
+                }
+            }
+        }
+        report.corrupt.sort_by(|a, b| (a.1, &a.2).cmp(&(b.1, &b.2)));
+        report.corrupt.dedup();
+        report.missing.sort_by_key(|(_, id)| *id);
+        self.report
+    }
 }
 
 fn summarise(node: &Node) -> NodeSummary {
@@ -384,6 +394,8 @@ impl Versioned {
 }
 
 #[cfg(test)]
+// A failed `unwrap` in a test is a test failure, which is all a test needs.
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::backend::Memory;
@@ -442,9 +454,11 @@ mod tests {
         assert_eq!((report.commits, report.nodes, report.blobs), (1, 3, 0));
     }
 
+    type Lie<'a> = &'a dyn Fn(&mut ChildRef, &mut Arc<str>);
+
     #[test]
     fn child_summaries_must_match_the_child() {
-        let cases: [(&str, &dyn Fn(&mut ChildRef, &mut Arc<str>)); 3] = [
+        let cases: [(&str, Lie<'_>); 3] = [
             ("keys", &|child, _| child.count += 1),
             ("value bytes", &|child, _| child.value_bytes = 99),
             ("greatest key", &|_, key| *key = Arc::from("e")),
@@ -490,8 +504,10 @@ mod tests {
         refs::swap_head(&kv, &main, refs::Expected::Absent, commit).unwrap();
         let report = verify(&kv).unwrap();
         assert_eq!(report.corrupt.len(), 2, "{report}");
-        assert!(report.corrupt.iter().all(|(_, id, reason)| *id == root
-            && reason.contains("level 0 (expected 1)")));
+        assert!(report
+            .corrupt
+            .iter()
+            .all(|(_, id, reason)| *id == root && reason.contains("level 0 (expected 1)")));
     }
 
     #[test]

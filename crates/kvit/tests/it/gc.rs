@@ -3,7 +3,7 @@
 //! `verify` finding each kind of damage, and a stress test of cleanup running
 //! beside concurrent writers on Memory and on Disk.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -34,10 +34,11 @@ fn commit(v: &mut Versioned, updates: &[(&str, &[u8])]) -> ObjectId {
 }
 
 fn gc_commit(gc: &mut GcVersioned, updates: &[(&str, &[u8])]) {
-    assert!(gc
-        .commit(&changes(updates), &CommitOptions::new())
-        .unwrap()
-        .merged);
+    assert!(
+        gc.commit(&changes(updates), &CommitOptions::new())
+            .unwrap()
+            .merged
+    );
 }
 
 fn set_of(keys: &[&str]) -> BTreeSet<String> {
@@ -84,6 +85,14 @@ fn low_water_defaults_to_eighty_percent() {
     assert_eq!(gc.orphan_grace(), kvit::DEFAULT_ORPHAN_GRACE);
     assert_eq!(kvit::DEFAULT_ORPHAN_GRACE, Duration::from_secs(60));
     assert!(gc.last_rebase_result().is_none());
+}
+
+#[test]
+fn handles_can_move_between_threads() {
+    fn send<T: Send>() {}
+    send::<GcVersioned>();
+    send::<kvit::RebaseResult>();
+    send::<kvit::VerifyReport>();
 }
 
 // ---- maybe_rebase ---------------------------------------------------------
@@ -139,7 +148,11 @@ fn system_keys_are_kept_and_not_counted() {
     // Far above high water in total, but none of it is user data.
     gc_commit(
         &mut gc,
-        &[("__meta", &[1; 500]), ("ns/__index", &[2; 500]), ("u", &[3; 50])],
+        &[
+            ("__meta", &[1; 500]),
+            ("ns/__index", &[2; 500]),
+            ("u", &[3; 50]),
+        ],
     );
     assert!(gc.last_rebase_result().is_none());
     assert!(!gc.maybe_rebase().unwrap().performed);
@@ -179,12 +192,12 @@ fn coldest_first_never_accessed_first_ties_larger_first() {
     commit(&mut other, &[("x", &[9; 5])]);
     gc.refresh().unwrap();
     // 155 bytes: x (never accessed) goes first, then k4 and k3 (equal ticks,
-    // larger first), leaving 70 <= 100.
+    // larger first), leaving 80 <= 100.
     let result = gc.rebase(None, None).unwrap();
     assert_eq!(result.total_size_before, 155);
     assert_eq!(result.dropped_keys, set_of(&["k3", "k4", "x"]));
     assert_eq!(result.kept_keys, set_of(&["k1", "k2", "k5"]));
-    assert_eq!(result.total_size_after, 70);
+    assert_eq!(result.total_size_after, 80);
 
     // Already at or below low water: a rebase drops nothing.
     let again = gc.rebase(None, None).unwrap();
@@ -317,9 +330,11 @@ fn clean_orphans_counts_and_respects_min_age() {
     let before = object_count(&*kv);
     assert_eq!(v.clean_orphans(Duration::ZERO).unwrap(), 2);
     assert!(object_count(&*kv) < before);
-    assert!(v.checkout(c2, None).unwrap().is_none());
-    assert!(v.checkout(c3, None).unwrap().is_none());
-    assert!(v.checkout(c1, None).unwrap().is_some());
+    // A fresh handle: `v`'s commit cache still remembers what it wrote.
+    let fresh = Versioned::open(kv.clone()).unwrap();
+    assert!(fresh.checkout(c2, None).unwrap().is_none());
+    assert!(fresh.checkout(c3, None).unwrap().is_none());
+    assert!(fresh.checkout(c1, None).unwrap().is_some());
     // Blobs only the orphans held are gone; the head's stays.
     assert_eq!(kv.keys_with_prefix("obj/b/").unwrap().len(), 1);
     assert_eq!(clean_orphans(&*kv, Duration::ZERO).unwrap(), 0);
@@ -362,10 +377,7 @@ fn a_reused_object_is_refreshed_and_survives() {
 #[test]
 fn storage_shrinks_after_rebase_and_cleanup() {
     let kv = shared();
-    let mut gc = gc_on(
-        &kv,
-        GcOptions::new(10_000).orphan_grace(Duration::ZERO),
-    );
+    let mut gc = gc_on(&kv, GcOptions::new(10_000).orphan_grace(Duration::ZERO));
     for round in 0..20u8 {
         let key = format!("key{round:02}");
         let value = vec![round; 1000];
@@ -375,12 +387,16 @@ fn storage_shrinks_after_rebase_and_cleanup() {
     let result = gc.last_rebase_result().unwrap().clone();
     assert!(result.performed);
     assert!(result.orphans_cleaned > 0, "{result:?}");
-    // Everything but the head's objects is gone: one commit, its tree, and
-    // one blob per kept key.
+    assert!(gc.total_value_bytes().unwrap() <= gc.high_water());
+    // What the rebase's own cleanup left (anything written in its very
+    // millisecond) goes now: only the head's history remains, and one blob
+    // per key it holds.
+    tick();
+    clean_orphans(&*kv, Duration::ZERO).unwrap();
     let blobs = kv.keys_with_prefix("obj/b/").unwrap().len();
     assert_eq!(blobs as u64, gc.len().unwrap());
-    assert!(gc.total_value_bytes().unwrap() <= gc.high_water());
-    tick();
+    let commits = kv.keys_with_prefix("obj/c/").unwrap().len();
+    assert_eq!(commits, gc.history(None, true).unwrap().len());
     gc.rebase(None, None).unwrap();
     tick();
     clean_orphans(&*kv, Duration::ZERO).unwrap();
@@ -468,20 +484,23 @@ fn verify_names_flipped_and_truncated_objects() {
     let stored = kv.get(&key).unwrap().unwrap();
     kv.set(&key, &stored[..stored.len() - 3]).unwrap();
 
-    let head = v.current_commit();
-    kv.set(&object_key("c", head), b"short").unwrap();
+    // The empty root commit every branch descends from.
+    let first = *v.history(None, false).unwrap().last().unwrap();
+    kv.set(&object_key("c", first), b"short").unwrap();
 
     let report = verify(&*kv).unwrap();
-    let corrupt: BTreeSet<(&str, ObjectId)> =
-        report.corrupt.iter().map(|(kind, id, _)| (*kind, *id)).collect();
+    let corrupt: BTreeSet<(&str, ObjectId)> = report
+        .corrupt
+        .iter()
+        .map(|(kind, id, _)| (*kind, *id))
+        .collect();
     assert!(corrupt.contains(&("value blob", blob)), "{report}");
-    assert!(corrupt.contains(&("commit", head)), "{report}");
-    // The root of main is reachable from side too, so it is found anyway.
+    assert!(corrupt.contains(&("commit", first)), "{report}");
     assert!(corrupt.contains(&("tree node", root)), "{report}");
     let reason = &report
         .corrupt
         .iter()
-        .find(|(_, id, _)| *id == head)
+        .find(|(_, id, _)| *id == first)
         .unwrap()
         .2;
     assert!(reason.contains("header"), "{reason}");
@@ -517,10 +536,11 @@ fn verify_names_bad_refs() {
 // ---- stress: cleanup beside concurrent writers ------------------------------
 
 const WRITERS: usize = 3;
-const RUN: Duration = Duration::from_millis(3000);
-const GRACE: Duration = Duration::from_secs(2);
+const RUN: Duration = Duration::from_secs(3);
+/// Small, yet far above the time a commit takes from storing to moving its head.
+const GRACE: Duration = Duration::from_secs(1);
 const COUNTERS: u64 = 48;
-const BLOB_KEYS: u64 = 6;
+const REUSE_KEYS: u64 = 16;
 
 /// xorshift64*: enough randomness for key choice, no dependency.
 struct Rng(u64);
@@ -538,53 +558,75 @@ fn parse_counter(bytes: &[u8]) -> u64 {
     std::str::from_utf8(bytes).unwrap().parse().unwrap()
 }
 
-/// Commits counter increments (and now and then a large value from a small
-/// set, so objects are written again after being orphaned) until `deadline`;
-/// every so often builds a side branch and deletes it, leaving orphans.
-/// Returns the number of increments that landed.
+/// A value no one has written before, large enough to be a blob.
+fn fresh_value(seed: u64, round: u64, index: u64) -> Vec<u8> {
+    format!("{seed:>4} {round:>10} {index:>4} ")
+        .repeat(3)
+        .into_bytes()
+}
+
+/// Commits counter increments until `deadline`, and sets the dedup trap:
+/// every few rounds it builds a side branch holding fresh blobs and deletes
+/// it, and once those orphaned blobs are old enough to collect it writes the
+/// same values on the main branch, re-using the objects while collections
+/// may be deleting them. Returns the number of increments that landed.
 fn writer(kv: Arc<dyn KvStore>, seed: u64, deadline: Instant) -> u64 {
     let mut v = Versioned::open(kv).unwrap();
     v.set_default_merge(counter());
-    for blob in 0..BLOB_KEYS {
-        v.set_merge_fn(format!("blob/{blob}"), last_writer_wins());
+    for slot in 0..REUSE_KEYS {
+        v.set_merge_fn(format!("reuse/{slot}"), last_writer_wins());
     }
     let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
-    let mut landed = 0;
-    let mut round = 0u64;
+    let mut orphaned: VecDeque<(Instant, Vec<u8>)> = VecDeque::new();
+    let (mut landed, mut round, mut reused) = (0, 0u64, 0u64);
     while Instant::now() < deadline {
         round += 1;
         let key = format!("count/{:02}", rng.next() % COUNTERS);
-        let big = (rng.next() % 3 == 0).then(|| {
-            let which = rng.next();
-            (
-                format!("blob/{}", which % BLOB_KEYS),
-                vec![b'a' + (which % 4) as u8; 64 + (which % 2) as usize * 64],
-            )
-        });
+        let mut again = Vec::new();
+        while again.len() < 4
+            && orphaned
+                .front()
+                .is_some_and(|(at, _)| at.elapsed() >= GRACE)
+        {
+            again.extend(orphaned.pop_front().map(|(_, value)| value));
+        }
         loop {
-            let current = v.get(&key).unwrap().map_or(0, |bytes| parse_counter(&bytes));
+            let current = v
+                .get(&key)
+                .unwrap()
+                .map_or(0, |bytes| parse_counter(&bytes));
             let mut set = ChangeSet::new();
             set.set(key.clone(), (current + 1).to_string()).unwrap();
-            if let Some((blob_key, value)) = &big {
-                set.set(blob_key.clone(), value.clone()).unwrap();
+            for (offset, value) in (0u64..).zip(&again) {
+                set.set(
+                    format!("reuse/{}", (reused + offset) % REUSE_KEYS),
+                    value.clone(),
+                )
+                .unwrap();
             }
             match v.commit(&set, &CommitOptions::new()) {
                 Ok(result) => {
                     assert!(result.merged);
                     landed += 1;
+                    reused += again.len() as u64;
                     break;
                 }
                 Err(Error::Concurrency { .. }) => v.refresh().unwrap(),
                 Err(err) => panic!("writer {seed}: {err}"),
             }
         }
-        if round % 20 == 0 {
+        // A little pacing keeps the history, and so each collection's walk,
+        // small enough for many collections to run beside the writers.
+        thread::sleep(Duration::from_micros(500));
+        if round % 4 == 0 {
             let name = format!("side-{seed}-{round}");
             let mut side = v.create_branch(&name).unwrap();
             let mut set = ChangeSet::new();
-            set.set(format!("side/{}", rng.next() % 8), vec![b'z'; 100])
-                .unwrap();
-            set.set(key.clone(), b"0".to_vec()).unwrap();
+            for index in 0..3 {
+                let value = fresh_value(seed, round, index);
+                set.set(format!("side/{index}"), value.clone()).unwrap();
+                orphaned.push_back((Instant::now(), value));
+            }
             side.commit(&set, &CommitOptions::new()).unwrap();
             assert!(v.delete_branch(&name).unwrap());
         }
@@ -592,7 +634,7 @@ fn writer(kv: Arc<dyn KvStore>, seed: u64, deadline: Instant) -> u64 {
     landed
 }
 
-fn stress(kv: Arc<dyn KvStore>) -> usize {
+fn stress(kv: &Arc<dyn KvStore>) -> usize {
     drop(Versioned::open(kv.clone()).unwrap());
     let deadline = Instant::now() + RUN;
     let writers: Vec<_> = (0..WRITERS as u64)
@@ -605,27 +647,33 @@ fn stress(kv: Arc<dyn KvStore>) -> usize {
     let collector = {
         let (kv, done) = (kv.clone(), done.clone());
         thread::spawn(move || {
-            let mut deleted = 0;
+            let (mut deleted, mut runs) = (0, 0);
             while !done.load(Ordering::Relaxed) {
                 deleted += clean_orphans(&*kv, GRACE).unwrap();
+                runs += 1;
                 thread::sleep(Duration::from_millis(10));
             }
+            eprintln!("{runs} collections beside the writers deleted {deleted} commits");
             deleted
         })
     };
     let landed: u64 = writers.into_iter().map(|w| w.join().unwrap()).sum();
+    eprintln!("{landed} increments landed");
     done.store(true, Ordering::Relaxed);
     let deleted_concurrently = collector.join().unwrap();
-    assert_clean(&*kv);
+    assert_clean(&**kv);
 
     // With the writers gone, a zero grace is safe: collect everything.
     tick();
-    clean_orphans(&*kv, Duration::ZERO).unwrap();
-    assert_clean(&*kv);
+    clean_orphans(&**kv, Duration::ZERO).unwrap();
+    assert_clean(&**kv);
     assert_eq!(kv.keys_with_prefix("refs/heads/").unwrap().len(), 1);
     let v = Versioned::open(kv.clone()).unwrap();
     for branch in v.list_branches().unwrap() {
-        let cursor = Versioned::options().branch(branch).open(kv.clone()).unwrap();
+        let cursor = Versioned::options()
+            .branch(branch)
+            .open(kv.clone())
+            .unwrap();
         cursor.items_with_prefix("").unwrap();
     }
     // No increment was lost, so no object the head needs was lost either.
@@ -642,8 +690,11 @@ fn stress(kv: Arc<dyn KvStore>) -> usize {
 
 #[test]
 fn cleanup_beside_writers_on_memory() {
-    let deleted = stress(shared());
-    assert!(deleted > 0, "the collector never found an orphan old enough");
+    let deleted = stress(&shared());
+    assert!(
+        deleted > 0,
+        "the collector never found an orphan old enough"
+    );
 }
 
 #[test]
@@ -653,5 +704,5 @@ fn cleanup_beside_writers_on_disk() {
         .durability(Durability::Normal)
         .open(dir.path())
         .unwrap();
-    stress(Arc::new(disk));
+    stress(&(Arc::new(disk) as Arc<dyn KvStore>));
 }
