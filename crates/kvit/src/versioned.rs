@@ -304,8 +304,14 @@ impl Repo {
         Ok(commit)
     }
 
-    /// Whether a commit with this id is stored (and intact).
+    /// Whether a commit with this id is stored (and intact). Asks the
+    /// backend even when the commit is cached: garbage collection may have
+    /// removed it since.
     fn has_commit(&self, id: ObjectId) -> Result<bool> {
+        if !self.kv().contains(&Kind::Commit.key(&id))? {
+            self.commits.remove(&id);
+            return Ok(false);
+        }
         match self.commit(id) {
             Ok(_) => Ok(true),
             Err(Error::MissingObject { .. }) => Ok(false),

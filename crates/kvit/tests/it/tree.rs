@@ -5,7 +5,7 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 use kvit::testing::Counting;
-use kvit::{Edits, KvStore, Memory, ObjectId, Tree, ValueRef, WriteBatch};
+use kvit::{Edits, Memory, ObjectId, Tree, ValueRef, WriteBatch};
 use proptest::prelude::*;
 
 const CACHE: u64 = 8 * 1024 * 1024;
