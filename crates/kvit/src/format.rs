@@ -14,8 +14,14 @@ pub const FORMAT_VERSION: u32 = 1;
 /// # Errors
 /// A backend failure, or a marker naming another version.
 pub(crate) fn ensure(kv: &dyn KvStore) -> Result<()> {
+    check(kv, kv.get(FORMAT_KEY)?)
+}
+
+/// As [`ensure`], given the marker already read (`found`), so a caller can
+/// fetch it in the same round trip as other keys.
+pub(crate) fn check(kv: &dyn KvStore, found: Option<Vec<u8>>) -> Result<()> {
     let current = FORMAT_VERSION.to_string();
-    let found = match kv.get(FORMAT_KEY)? {
+    let found = match found {
         Some(found) => found,
         // Two processes creating the store at once both try; the loser reads
         // what the winner wrote.

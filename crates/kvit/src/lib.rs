@@ -60,7 +60,7 @@ mod tree;
 mod verify;
 mod versioned;
 
-pub use backend::{prefix_upper_bound, Disk, DiskOptions, DiskPragmas, Durability, KvStore, Memory};
+pub use backend::{prefix_upper_bound, Cached, Composite, Disk, DiskOptions, DiskPragmas, Durability, KvStore, Memory};
 pub use builder::{store, Storage, StoreBuilder};
 pub use codec::{Codec, Json, MessagePack, Raw};
 pub use commit::Commit;

@@ -119,7 +119,7 @@ pub enum Expected {
     At(ObjectId),
 }
 
-fn parse_head(branch: &BranchName, bytes: &[u8]) -> Result<ObjectId> {
+pub(crate) fn parse_head(branch: &BranchName, bytes: &[u8]) -> Result<ObjectId> {
     std::str::from_utf8(bytes)
         .ok()
         .and_then(|text| text.parse().ok())

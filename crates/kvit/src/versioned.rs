@@ -284,11 +284,9 @@ pub(crate) struct Repo {
 }
 
 impl Repo {
-    pub(crate) fn open(kv: SharedKv, cache_bytes: u64) -> Result<Arc<Self>> {
-        Ok(Arc::new(Repo {
-            tree: Tree::open(kv, cache_bytes)?,
-            commits: quick_cache::sync::Cache::new(4096),
-        }))
+    /// A repo over a backend whose format marker the caller has checked.
+    fn checked(kv: SharedKv, cache_bytes: u64) -> Arc<Self> {
+        Arc::new(Repo { tree: Tree::new(kv, cache_bytes), commits: quick_cache::sync::Cache::new(4096) })
     }
 
     pub(crate) fn kv(&self) -> &dyn KvStore {
@@ -302,6 +300,11 @@ impl Repo {
         let commit = Arc::new(commit::read(self.kv(), id)?);
         self.commits.insert(id, commit.clone());
         Ok(commit)
+    }
+
+    /// Caches a commit this process just wrote, so moving to it reads nothing.
+    fn remember(&self, id: ObjectId, commit: &Commit) {
+        self.commits.insert(id, Arc::new(commit.clone()));
     }
 
     /// Whether a commit with this id is stored (and intact). Asks the
@@ -413,15 +416,20 @@ impl OpenOptions {
     /// store of another format version.
     pub fn open(self, kv: SharedKv) -> Result<Versioned> {
         let branch = BranchName::new(&self.branch)?;
-        let repo = Repo::open(kv, self.cache_bytes)?;
-        let commit = match self.commit {
-            Some(commit) => {
+        // The format marker and the branch head in one round trip.
+        let mut found = kv.get_many(&[crate::format::FORMAT_KEY, &branch.ref_key()])?.into_iter();
+        crate::format::check(&*kv, found.next().flatten())?;
+        let head = found.next().flatten().map(|bytes| refs::parse_head(&branch, &bytes)).transpose()?;
+        let repo = Repo::checked(kv, self.cache_bytes);
+        let commit = match (self.commit, head) {
+            (Some(commit), _) => {
                 if !repo.has_commit(commit)? {
                     return Err(Error::CommitNotFound(commit.to_hex()));
                 }
                 commit
             }
-            None => Versioned::head_or_create(&repo, &branch)?,
+            (None, Some(head)) => head,
+            (None, None) => Versioned::head_or_create(&repo, &branch)?,
         };
         Versioned::at(repo, branch, commit, MergeRegistry::default())
     }
@@ -796,6 +804,7 @@ impl Versioned {
         )?;
         let ours_id = ours.store(&mut batch);
         batch.write_to(kv)?;
+        self.repo.remember(ours_id, &ours);
 
         if refs::swap_head(kv, &self.branch, Expected::At(self.base), ours_id)? {
             return Ok(MergeResult::simple(ours_id, Strategy::FastForward));
@@ -943,8 +952,10 @@ impl Versioned {
             origin,
             ours.info.clone(),
         )?;
-        result.commit = Some(merge_commit.store(&mut batch));
+        let merge_id = merge_commit.store(&mut batch);
         batch.write_to(self.repo.kv())?;
+        self.repo.remember(merge_id, &merge_commit);
+        result.commit = Some(merge_id);
         Ok(Ok(result))
     }
 

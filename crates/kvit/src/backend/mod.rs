@@ -4,6 +4,8 @@
 //! content-addressed, so the only operation that needs to be atomic across
 //! writers is [`KvStore::cas`], which moves a branch head.
 
+mod cached;
+mod composite;
 mod disk;
 mod memory;
 
@@ -14,6 +16,8 @@ pub mod testing;
 
 use std::sync::Arc;
 
+pub use cached::Cached;
+pub use composite::Composite;
 pub use disk::{Disk, DiskOptions, DiskPragmas, Durability};
 pub use memory::Memory;
 

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 /// Per-operation call counts recorded by [`Counting`].
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct CallCounts {
-    /// Calls by operation name ("get", "get_many", "set_many", ...).
+    /// Calls by operation name (`get`, `get_many`, `set_many`, ...).
     pub calls: BTreeMap<&'static str, u64>,
     /// Keys read across all read calls.
     pub keys_read: u64,

@@ -462,8 +462,8 @@ impl Tree {
         Ok(parent.into_iter().collect())
     }
 
-    /// Finds a node of level `level`; also returns its id and whether it is the
-    /// last node of its level.
+    /// Finds a node of level `level` (below the root's); also returns its id
+    /// and whether it is the last node of its level.
     fn locate(
         &self,
         root: &Arc<Node>,
@@ -471,7 +471,8 @@ impl Tree {
         seek: &Seek<'_>,
     ) -> Result<Option<(Arc<Node>, ObjectId, bool)>> {
         let mut node = root.clone();
-        let mut id = ObjectId::hash(Kind::Node.tag(), &root.encode());
+        // Replaced on the first step down; only a root ever keeps it.
+        let mut id = ObjectId::from_bytes([0; crate::object::ID_LEN]);
         let mut is_last = true;
         while node.level > level {
             let index = match seek {
@@ -495,41 +496,44 @@ impl Tree {
         Ok(Some((node, id, is_last)))
     }
 
-    /// Loads, one level per round trip, every node on the paths to `keys`.
+    /// Loads, one level per round trip, every node on the paths to `keys`
+    /// (sorted), and each leaf's right-hand sibling: an insertion or removal
+    /// that moves a boundary spills into it, and fetching it now saves a
+    /// round trip later.
     fn prefetch_paths(&self, root: &Arc<Node>, keys: &[&str]) -> Result<()> {
-        let mut frontier = vec![root.clone()];
-        while frontier.first().is_some_and(|node| node.level > 1) {
-            let mut ids: Vec<ObjectId> = Vec::new();
-            for node in &frontier {
-                for key in keys {
-                    let index = node
-                        .entries
-                        .partition_point(|entry| &*entry.key < *key)
-                        .min(node.entries.len() - 1);
-                    let id = Self::child_ref(node, index)?.id;
-                    if ids.last() != Some(&id) {
-                        ids.push(id);
+        // Each frontier node with the keys routed to it; a key beyond a
+        // node's greatest goes to its last child, as `Seek::AtLeast` does.
+        let mut frontier: Vec<(Arc<Node>, &[&str])> = vec![(root.clone(), keys)];
+        while frontier.first().is_some_and(|(node, _)| node.level > 0) {
+            let mut routed: Vec<(ObjectId, &[&str])> = Vec::new();
+            let mut extra: Vec<ObjectId> = Vec::new();
+            for (node, wanted) in &frontier {
+                let last = node.entries.len() - 1;
+                let mut rest: &[&str] = wanted;
+                while let Some(first) = rest.first() {
+                    let index = node.entries.partition_point(|entry| &*entry.key < *first).min(last);
+                    let bound = &node.entries[index].key;
+                    let taken = if index == last { rest.len() } else { rest.partition_point(|key| *key <= &**bound) };
+                    routed.push((Self::child_ref(node, index)?.id, &rest[..taken]));
+                    if node.level == 1 {
+                        if let Some(sibling) = node.entries.get(index + 1).and_then(Entry::child) {
+                            extra.push(sibling.id);
+                        }
                     }
+                    rest = &rest[taken..];
                 }
             }
+            let mut ids: Vec<ObjectId> = routed.iter().map(|(id, _)| *id).chain(extra).collect();
             ids.sort_unstable();
             ids.dedup();
-            frontier = self.nodes(&ids)?;
+            let fetched: std::collections::HashMap<ObjectId, Arc<Node>> =
+                ids.iter().copied().zip(self.nodes(&ids)?).collect();
+            frontier = routed
+                .into_iter()
+                .filter_map(|(id, wanted)| fetched.get(&id).map(|node| (node.clone(), wanted)))
+                .filter(|(node, _)| node.level > 0)
+                .collect();
         }
-        // The leaves themselves, under the level-1 frontier.
-        let mut leaves: Vec<ObjectId> = Vec::new();
-        for node in frontier.iter().filter(|node| node.level == 1) {
-            for key in keys {
-                let index = node
-                    .entries
-                    .partition_point(|entry| &*entry.key < *key)
-                    .min(node.entries.len() - 1);
-                leaves.push(Self::child_ref(node, index)?.id);
-            }
-        }
-        leaves.sort_unstable();
-        leaves.dedup();
-        self.nodes(&leaves)?;
         Ok(())
     }
 

@@ -9,3 +9,4 @@ mod tree;
 mod versioned;
 mod store;
 mod gc;
+mod round_trips;
