@@ -508,6 +508,12 @@ impl GcVersioned {
         self.access.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Counts an access of `keys` made without reading through this cursor
+    /// (a layer above that serves them from its own cache).
+    pub fn record_access(&self, keys: &[&str]) {
+        self.log().touch(keys.iter().copied());
+    }
+
     /// The value of `key`, counted as an access.
     ///
     /// # Errors

@@ -219,6 +219,10 @@ impl<C: Codec> Staged<C> {
 
     fn read_committed(&self, state: &mut State<C::Value>, key: &str) -> Result<Option<C::Value>> {
         if let Some(value) = state.cache.get(key) {
+            // Served from the cache, it still counts as a use for the GC.
+            if let Engine::Gc(gc) = &state.versioned {
+                gc.record_access(&[key]);
+            }
             return Ok(Some(value.clone()));
         }
         let Some(bytes) = state.versioned.get(key)? else { return Ok(None) };
@@ -259,15 +263,20 @@ impl<C: Codec> Store for Staged<C> {
         let mut state = self.lock();
         let mut found: Vec<Option<C::Value>> = Vec::with_capacity(keys.len());
         let mut to_read: Vec<(usize, &str)> = Vec::new();
+        let mut cached: Vec<&str> = Vec::new();
         for (index, key) in keys.iter().enumerate() {
             if let Some(staged) = state.staged.get(*key) {
                 found.push(staged.clone());
             } else if let Some(value) = state.cache.get(*key) {
                 found.push(Some(value.clone()));
+                cached.push(key);
             } else {
                 found.push(None);
                 to_read.push((index, key));
             }
+        }
+        if let Engine::Gc(gc) = &state.versioned {
+            gc.record_access(&cached);
         }
         let wanted: Vec<&str> = to_read.iter().map(|(_, key)| *key).collect();
         let values = state.versioned.get_many(&wanted)?;

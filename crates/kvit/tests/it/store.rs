@@ -479,3 +479,20 @@ fn store_builder_bounds_size_with_gc() {
     let dev = s.create_branch("dev").unwrap();
     assert!(dev.with_gc(|gc| gc.high_water()).is_some(), "branches keep the size bound");
 }
+
+#[test]
+fn cached_reads_still_count_as_uses_for_the_size_bound() {
+    let s = kvit::store().high_water_bytes(1_000).open(Raw).unwrap();
+    for i in 0..8 {
+        s.set(&format!("k{i}"), vec![b'x'; 100]).unwrap();
+        commit(&s);
+    }
+    // Read k0 (served from the decoded cache), then push past high water.
+    assert!(s.get("k0").unwrap().is_some());
+    for i in 8..12 {
+        s.set(&format!("k{i}"), vec![b'x'; 100]).unwrap();
+        commit(&s);
+    }
+    assert!(s.contains("k0").unwrap(), "a key read from the cache is warm");
+    assert!(!s.contains("k1").unwrap(), "an older untouched key was dropped first");
+}
