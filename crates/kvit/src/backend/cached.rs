@@ -64,12 +64,11 @@ impl<S: KvStore> KvStore for Cached<S> {
         let mut values: Vec<Option<Vec<u8>>> = Vec::with_capacity(keys.len());
         let mut missing: Vec<usize> = Vec::new();
         for (index, key) in keys.iter().enumerate() {
-            match is_object_key(key).then(|| self.cache.get(*key)).flatten() {
-                Some(value) => values.push(Some(value.to_vec())),
-                None => {
-                    values.push(None);
-                    missing.push(index);
-                }
+            if let Some(value) = is_object_key(key).then(|| self.cache.get(*key)).flatten() {
+                values.push(Some(value.to_vec()));
+            } else {
+                values.push(None);
+                missing.push(index);
             }
         }
         if missing.is_empty() {
