@@ -30,7 +30,7 @@ fn parse_args() -> Result<Args, String> {
             "--keys" => {
                 args.keys = value
                     .parse()
-                    .map_err(|_| format!("--keys: {value:?} is not a number"))?
+                    .map_err(|_| format!("--keys: {value:?} is not a number"))?;
             }
             _ => {
                 return Err(format!(
@@ -64,16 +64,14 @@ fn commit(
     Ok((root, written))
 }
 
+// A demo reads top to bottom: build, change, diff, read.
+#[allow(clippy::too_many_lines)]
 fn main() -> Result<(), Box<dyn Error>> {
     let args = parse_args()?;
-    let scratch;
-    let path = match &args.path {
-        Some(path) => std::path::PathBuf::from(path),
-        None => {
-            scratch = std::env::temp_dir().join(format!("kvit-demo-{}", std::process::id()));
-            scratch.clone()
-        }
-    };
+    let path = args.path.as_ref().map_or_else(
+        || std::env::temp_dir().join(format!("kvit-demo-{}", std::process::id())),
+        std::path::PathBuf::from,
+    );
     // Start from a clean directory so the figures describe this run.
     if path.exists() {
         std::fs::remove_dir_all(&path)?;
@@ -105,7 +103,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         tree.len(first)?,
         tree.depth(first)?,
         build.as_secs_f64() * 1e3,
-        args.keys as f64 / build.as_secs_f64()
+        f64::from(u32::try_from(args.keys).unwrap_or(u32::MAX)) / build.as_secs_f64()
     );
 
     // A batch: update every 1000th key, remove every 2000th, add a few.
