@@ -70,7 +70,7 @@ impl<S: Store> Namespaced<S> {
     /// # Errors
     /// A backend failure.
     pub fn descendant_keys(&self) -> Result<Vec<String>> {
-        Ok(self.inner.keys_with_prefix(&self.prefix)?.iter().filter_map(|key| self.strip(key)).map(str::to_owned).collect())
+        self.keys_with_prefix("")
     }
 
     fn rewrap(&self, inner: S) -> Self {
@@ -96,16 +96,24 @@ impl<S: Store> Store for Namespaced<S> {
             .collect())
     }
 
-    /// Direct children only: keys with no further `/` below the prefix.
+    /// Every key below this namespace starting with `prefix`, nested ones
+    /// included, unprefixed (a range scan of the underlying store).
     fn keys_with_prefix(&self, prefix: &str) -> Result<Vec<String>> {
         Ok(self
             .inner
             .keys_with_prefix(&self.full(prefix))?
             .iter()
             .filter_map(|key| self.strip(key))
-            .filter(|key| !key.contains('/'))
             .map(str::to_owned)
             .collect())
+    }
+
+    /// Direct children only: keys with no further `/` below the namespace.
+    /// [`Namespaced::descendant_keys`] lists the nested ones too.
+    fn keys(&self) -> Result<Vec<String>> {
+        let mut keys = self.keys_with_prefix("")?;
+        keys.retain(|key| !key.contains('/'));
+        Ok(keys)
     }
 
     fn contains(&self, key: &str) -> Result<bool> {

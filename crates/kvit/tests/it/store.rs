@@ -297,6 +297,9 @@ fn nested_namespaces_and_direct_children() {
     assert_eq!(s.get("agent/worker/task").unwrap(), Some(Value::from("t1")));
     assert_eq!(ns1.keys().unwrap(), ["top"], "keys are direct children only");
     assert_eq!(ns1.descendant_keys().unwrap(), ["top", "worker/task"]);
+    assert_eq!(ns2.keys().unwrap(), ["task"], "a nested view lists its own children");
+    assert_eq!(ns2.descendant_keys().unwrap(), ["task"]);
+    assert_eq!(ns2.len().unwrap(), 1);
     assert_eq!(ns1.len().unwrap(), 1);
     assert!(ns2.remove("task").unwrap());
     assert_eq!(ns1.descendant_keys().unwrap(), ["top"]);
