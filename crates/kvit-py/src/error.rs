@@ -9,7 +9,7 @@ use pyo3::exceptions::{
 };
 use pyo3::prelude::*;
 use pyo3::sync::GILOnceCell;
-use pyo3::types::{PyDict, PySet, PyType};
+use pyo3::types::{PyDict, PySet, PyString, PyType};
 
 use kvit::{BoxError, Error};
 
@@ -66,13 +66,43 @@ pub(crate) fn to_py_err(py: Python<'_>, err: Error) -> PyErr {
         Error::CommitNotFound(_) => PyKeyError::new_err(message),
         // Like a dict's KeyError: the key itself is the argument.
         Error::KeyNotFound(key) => PyKeyError::new_err(key),
-        Error::Codec { source, .. } => match source.downcast::<PyErr>() {
-            Ok(original) => *original,
+        Error::Codec {
+            action,
+            key,
+            source,
+        } => match source.downcast::<PyErr>() {
+            Ok(original) => codec_error(py, action, &key, *original),
             Err(_) => PyValueError::new_err(message),
         },
         Error::Unsupported { .. } => PyNotImplementedError::new_err(message),
         _ => kvit_exception(py, &KVIT_ERROR, "KvitError", message),
     }
+}
+
+/// An encoder's or decoder's exception, re-raised naming the key: an
+/// exception of the same class whose message names the key, caused by the
+/// original (`raise ... from original`). Where the class cannot be built
+/// from a message alone, a `TypeError` (encoding) or `ValueError` (decoding).
+fn codec_error(py: Python<'_>, action: &str, key: &str, original: PyErr) -> PyErr {
+    let key = PyString::new(py, key)
+        .repr()
+        .map_or_else(|_| format!("{key:?}"), |repr| repr.to_string());
+    let message = format!("cannot {action} the value of key {key}: {original}");
+    let class = original.get_type(py);
+    let same_class = class
+        .call1((message.clone(),))
+        .ok()
+        .filter(|error| error.is_instance(&class).unwrap_or(false))
+        .map(PyErr::from_value);
+    let error = same_class.unwrap_or_else(|| {
+        if action == "encode" {
+            PyTypeError::new_err(message)
+        } else {
+            PyValueError::new_err(message)
+        }
+    });
+    error.set_cause(py, Some(original));
+    error
 }
 
 /// `kvit.MergeConflict(conflicting_keys, merge_errors, message)`, with each

@@ -2,18 +2,25 @@
 //!
 //! One file per exposed class, each with a `register` function; the Python
 //! package (`python/kvit/`) re-exports these classes and adds what is better
-//! written in Python (the `KVStore` base class, exceptions, merge helpers).
-//! Every call that reaches storage releases the GIL.
+//! written in Python (the `KVStore` base class, the `Store` protocol and the
+//! mapping classes over the native cores, `Live`, `Namespaced`, `store()`,
+//! exceptions, merge helpers). Every call that reaches storage releases the
+//! GIL; Python values reach the core as opaque handles, and only the
+//! user's encoder and decoder turn them into bytes.
 #![deny(missing_docs)]
 
+mod codec;
 mod convert;
 mod disk;
+mod engine;
 mod error;
+mod gc_versioned;
 mod kv_methods;
 mod memory;
 mod merge_fn;
 mod merge_result;
 mod python_store;
+mod staged;
 mod versioned;
 
 use pyo3::prelude::*;
@@ -26,5 +33,7 @@ fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     disk::register(module)?;
     merge_result::register(module)?;
     versioned::register(module)?;
+    gc_versioned::register(module)?;
+    staged::register(module)?;
     Ok(())
 }

@@ -1,58 +1,69 @@
 //! `kvit.Versioned`: a cursor on one branch of a store, over the core's
-//! [`kvit::Versioned`].
+//! [`kvit::Versioned`] (or, for `kvit.GCVersioned`, [`kvit::GcVersioned`]).
 //!
 //! The core cursor sits behind a mutex, so one handle may be shared by
 //! threads (calls take turns) while separate handles run in parallel: every
 //! call that reaches storage releases the GIL, and waiting for the mutex
 //! happens with the GIL released too, so a thread holding the mutex can
 //! always take the GIL to run a Python merge function or backend.
+//!
+//! A handle given to `kvit.Staged` lends its cursor to the store: the core
+//! `Staged` owns it from then on, and the handle's calls go through the
+//! store (which drops its staged changes and caches if a call moves the
+//! cursor), so `staged.versioned` and the handle stay one cursor.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::sync::GILOnceCell;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple, PyType};
 
-use kvit::{ChangeSet, CommitOptions, MergeFn, ObjectId, OnConflict};
+use kvit::{ChangeSet, CommitOptions, Engine, MergeFn, ObjectId, OnConflict};
 
+use crate::codec::PyCodec;
 use crate::convert;
+use crate::engine::{thread_token, EngineMut, OwnerMark};
 use crate::error::{reentrant_use, to_py_err, type_error};
+use crate::gc_versioned::PyGcVersioned;
 use crate::merge_fn;
 use crate::merge_result::PyMergeResult;
 use crate::python_store;
+use crate::staged::Shared;
 
 static DIFF_RESULT_CLASS: GILOnceCell<Py<PyType>> = GILOnceCell::new();
 
-/// A small number unique to the calling thread (never 0).
-fn thread_token() -> usize {
-    static NEXT: AtomicUsize = AtomicUsize::new(1);
-    thread_local! {
-        static TOKEN: usize = NEXT.fetch_add(1, Ordering::Relaxed);
-    }
-    TOKEN.with(|token| *token)
-}
-
-/// Clears the owner mark when a call ends, even by a panic.
-struct OwnerMark<'a>(&'a AtomicUsize);
-
-impl Drop for OwnerMark<'_> {
-    fn drop(&mut self) {
-        self.0.store(0, Ordering::Release);
-    }
+/// Where a handle's cursor is.
+// One per handle, never held in bulk: boxing would only add a hop.
+#[allow(clippy::large_enum_variant)]
+enum Slot {
+    /// The handle owns it.
+    Own(Engine),
+    /// A `Staged` store owns it; calls go through the store.
+    Lent(Arc<Shared>),
+    /// Being handed over (only ever seen under the lock).
+    Moving,
 }
 
 /// A cursor on one branch of a store.
 #[pyclass(module = "kvit", name = "Versioned", frozen, subclass)]
 pub(crate) struct PyVersioned {
-    cursor: Mutex<kvit::Versioned>,
+    slot: Mutex<Slot>,
     /// The thread inside a call on this handle, 0 for none: a merge function
     /// calling back into the handle that runs it would wait for itself.
     owner: AtomicUsize,
     /// The Python store object, handed to cursors opened from this one.
     store: Py<PyAny>,
+}
+
+/// What a call found in the slot: the result, or (for a lent cursor) the
+/// store to run the work through.
+enum Outcome<T, F> {
+    Done(kvit::Result<T>),
+    Lent(Arc<Shared>, F),
 }
 
 fn on_conflict(name: &str) -> PyResult<OnConflict> {
@@ -127,31 +138,109 @@ fn merge_fns(merge_fns: Option<&Bound<'_, PyAny>>) -> PyResult<HashMap<String, M
 }
 
 impl PyVersioned {
-    fn wrap(py: Python<'_>, cursor: kvit::Versioned, store: &Py<PyAny>) -> Self {
+    pub(crate) fn wrap(engine: Engine, store: Py<PyAny>) -> Self {
         PyVersioned {
-            cursor: Mutex::new(cursor),
+            slot: Mutex::new(Slot::Own(engine)),
             owner: AtomicUsize::new(0),
-            store: store.clone_ref(py),
+            store,
         }
     }
 
-    /// Runs `work` on the core cursor with the GIL released.
-    fn with_cursor<T: Send>(
-        &self,
+    /// A new handle owning `engine`: a `GCVersioned` for a size-bounded one.
+    pub(crate) fn create(py: Python<'_>, engine: Engine, store: Py<PyAny>) -> PyResult<Py<Self>> {
+        let gc = matches!(engine, Engine::Gc(_));
+        Self::instantiate(py, PyVersioned::wrap(engine, store), gc)
+    }
+
+    /// The handle of a cursor a `Staged` store owns (its `versioned`).
+    pub(crate) fn lent(
         py: Python<'_>,
-        work: impl FnOnce(&mut kvit::Versioned) -> kvit::Result<T> + Send,
-    ) -> PyResult<T> {
+        shared: Arc<Shared>,
+        store: Py<PyAny>,
+    ) -> PyResult<Py<Self>> {
+        let gc = shared.is_gc();
+        let handle = PyVersioned {
+            slot: Mutex::new(Slot::Lent(shared)),
+            owner: AtomicUsize::new(0),
+            store,
+        };
+        Self::instantiate(py, handle, gc)
+    }
+
+    /// `handle` as a Python object: a `GCVersioned` if `gc`, else a `Versioned`.
+    fn instantiate(py: Python<'_>, handle: PyVersioned, gc: bool) -> PyResult<Py<Self>> {
+        let base = PyClassInitializer::from(handle);
+        if gc {
+            Ok(Py::new(py, base.add_subclass(PyGcVersioned))?
+                .into_bound(py)
+                .into_super()
+                .unbind())
+        } else {
+            Py::new(py, base)
+        }
+    }
+
+    /// Hands the cursor to a new `Staged` store encoding with `codec`.
+    ///
+    /// # Errors
+    /// `ValueError` if another `Staged` store already has it.
+    pub(crate) fn lend(&self, py: Python<'_>, codec: PyCodec) -> PyResult<Arc<Shared>> {
         let me = thread_token();
-        if self.owner.load(Ordering::Acquire) == me {
+        if OwnerMark::is_mine(&self.owner, me) {
             return Err(reentrant_use("this Versioned handle"));
         }
-        py.allow_threads(|| {
-            let mut cursor = self.cursor.lock().unwrap_or_else(PoisonError::into_inner);
-            self.owner.store(me, Ordering::Release);
-            let _mark = OwnerMark(&self.owner);
-            work(&mut cursor)
+        let hot = PyDict::new(py).unbind();
+        let store = self.store.clone_ref(py);
+        let lent = py.allow_threads(|| {
+            let mut slot = self.slot.lock().unwrap_or_else(PoisonError::into_inner);
+            match std::mem::replace(&mut *slot, Slot::Moving) {
+                Slot::Own(engine) => {
+                    let shared = Arc::new(Shared::new(engine, codec, hot, store));
+                    *slot = Slot::Lent(shared.clone());
+                    Some(shared)
+                }
+                other => {
+                    *slot = other;
+                    None
+                }
+            }
+        });
+        lent.ok_or_else(|| {
+            PyValueError::new_err(
+                "this Versioned already backs a Staged store (one cursor stages one \
+                 buffer); open another cursor for a second store, e.g. \
+                 Versioned(v.store, branch=v.branch)",
+            )
         })
-        .map_err(|err| to_py_err(py, err))
+    }
+
+    /// Runs `work` on the core cursor with the GIL released.
+    pub(crate) fn with_cursor<T: Send>(
+        &self,
+        py: Python<'_>,
+        work: impl FnOnce(&mut EngineMut<'_>) -> kvit::Result<T> + Send,
+    ) -> PyResult<T> {
+        let me = thread_token();
+        if OwnerMark::is_mine(&self.owner, me) {
+            return Err(reentrant_use("this Versioned handle"));
+        }
+        let outcome = py.allow_threads(|| {
+            let mut slot = self.slot.lock().unwrap_or_else(PoisonError::into_inner);
+            match &mut *slot {
+                Slot::Own(engine) => {
+                    let _mark = OwnerMark::set(&self.owner, me);
+                    Outcome::Done(work(&mut EngineMut::from(engine)))
+                }
+                Slot::Lent(shared) => Outcome::Lent(shared.clone(), work),
+                Slot::Moving => Outcome::Done(Err(kvit::Error::InvalidArgument(
+                    "this Versioned is being handed to a Staged store".into(),
+                ))),
+            }
+        });
+        match outcome {
+            Outcome::Done(result) => result.map_err(|err| to_py_err(py, err)),
+            Outcome::Lent(shared, work) => shared.with_engine(py, work),
+        }
     }
 
     /// Reads cursor state that needs no storage. It still waits (GIL
@@ -159,10 +248,56 @@ impl PyVersioned {
     fn peek<T: Send>(
         &self,
         py: Python<'_>,
-        work: impl FnOnce(&kvit::Versioned) -> T + Send,
+        work: impl FnOnce(&EngineMut<'_>) -> T + Send,
     ) -> PyResult<T> {
         self.with_cursor(py, |cursor| Ok(work(cursor)))
     }
+
+    /// Runs `work` on the size-bounded cursor.
+    pub(crate) fn with_gc<T: Send>(
+        &self,
+        py: Python<'_>,
+        work: impl FnOnce(&mut kvit::GcVersioned) -> kvit::Result<T> + Send,
+    ) -> PyResult<T> {
+        self.with_cursor(py, |cursor| match cursor.gc() {
+            Some(gc) => work(gc),
+            None => Err(kvit::Error::InvalidArgument(
+                "this cursor has no size bound (open a GCVersioned)".into(),
+            )),
+        })
+    }
+
+    /// A handle on a cursor opened from this one, of the same kind.
+    fn opened(&self, py: Python<'_>, engine: Engine) -> PyResult<Py<PyAny>> {
+        Ok(PyVersioned::create(py, engine, self.store.clone_ref(py))?.into_any())
+    }
+}
+
+/// Opens the cursor of a `Versioned(store, commit_hash=..., branch=...)` call.
+pub(crate) fn open_cursor(
+    py: Python<'_>,
+    store: Option<&Bound<'_, PyAny>>,
+    commit_hash: Option<&str>,
+    branch: &str,
+) -> PyResult<(kvit::Versioned, Py<PyAny>)> {
+    let (kv, store) = python_store::resolve(py, store)?;
+    let mut options = kvit::OpenOptions::new().branch(branch);
+    if let Some(hash) = commit_hash {
+        options = options.at_commit(convert::commit_id(hash)?);
+    }
+    let cursor = py
+        .allow_threads(|| options.open(kv))
+        .map_err(|err| to_py_err(py, err))?;
+    Ok((cursor, store))
+}
+
+/// `min_age` seconds as a duration.
+pub(crate) fn min_age(seconds: f64) -> PyResult<Duration> {
+    Duration::try_from_secs_f64(seconds).map_err(|_| {
+        PyValueError::new_err(format!(
+            "min_age must be a non-negative number of seconds, not {seconds}"
+        ))
+    })
 }
 
 #[pymethods]
@@ -178,15 +313,8 @@ impl PyVersioned {
         commit_hash: Option<&str>,
         branch: &str,
     ) -> PyResult<Self> {
-        let (kv, store) = python_store::resolve(py, store)?;
-        let mut options = kvit::OpenOptions::new().branch(branch);
-        if let Some(hash) = commit_hash {
-            options = options.at_commit(convert::commit_id(hash)?);
-        }
-        let cursor = py
-            .allow_threads(|| options.open(kv))
-            .map_err(|err| to_py_err(py, err))?;
-        Ok(PyVersioned::wrap(py, cursor, &store))
+        let (cursor, store) = open_cursor(py, store, commit_hash, branch)?;
+        Ok(PyVersioned::wrap(Engine::Plain(cursor), store))
     }
 
     // ---- identity ---------------------------------------------------------
@@ -384,7 +512,7 @@ impl PyVersioned {
 
     /// Moves the cursor to the branch head, to see other writers' commits.
     fn refresh(&self, py: Python<'_>) -> PyResult<()> {
-        self.with_cursor(py, kvit::Versioned::refresh)
+        self.with_cursor(py, |cursor| cursor.refresh())
     }
 
     /// A new cursor at `commit_hash` (None if there is no such commit), on
@@ -395,19 +523,33 @@ impl PyVersioned {
         py: Python<'_>,
         commit_hash: &str,
         branch: Option<&str>,
-    ) -> PyResult<Option<Self>> {
+    ) -> PyResult<Option<Py<PyAny>>> {
         let Some(commit) = convert::maybe_commit_id(commit_hash) else {
             return Ok(None);
         };
-        let cursor = self.with_cursor(py, |cursor| cursor.checkout(commit, branch))?;
-        Ok(cursor.map(|cursor| PyVersioned::wrap(py, cursor, &self.store)))
+        let engine = self.with_cursor(py, |cursor| match cursor.checkout(commit, branch)? {
+            Some(opened) => cursor.sibling(opened).map(Some),
+            None => Ok(None),
+        })?;
+        engine.map(|engine| self.opened(py, engine)).transpose()
     }
 
     /// Creates branch `name` at the current commit and returns a cursor on
     /// it; `ValueError` if the name is taken.
-    fn create_branch(&self, py: Python<'_>, name: &str) -> PyResult<Self> {
-        let cursor = self.with_cursor(py, |cursor| cursor.create_branch(name))?;
-        Ok(PyVersioned::wrap(py, cursor, &self.store))
+    fn create_branch(&self, py: Python<'_>, name: &str) -> PyResult<Py<PyAny>> {
+        let engine = self.with_cursor(py, |cursor| {
+            let opened = cursor.create_branch(name)?;
+            cursor.sibling(opened)
+        })?;
+        self.opened(py, engine)
+    }
+
+    /// Deletes the commits no branch head reaches that are older than
+    /// `min_age` seconds (with what only they hold); returns how many.
+    #[pyo3(signature = (min_age=3600.0))]
+    fn clean_orphans(&self, py: Python<'_>, min_age: f64) -> PyResult<usize> {
+        let min_age = self::min_age(min_age)?;
+        self.with_cursor(py, |cursor| cursor.clean_orphans(min_age))
     }
 
     /// Deletes branch `name`; returns whether it existed.
@@ -499,11 +641,19 @@ impl PyVersioned {
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        let (branch, commit, len) = self.with_cursor(py, |cursor| {
+        let (branch, commit, len, bounds) = self.with_cursor(py, |cursor| {
+            let bounds = cursor.gc().map(|gc| {
+                format!(
+                    " high_water={} low_water={}",
+                    gc.high_water(),
+                    gc.low_water()
+                )
+            });
             Ok((
                 cursor.branch().to_owned(),
                 cursor.current_commit().short(12),
                 cursor.len().ok(),
+                bounds,
             ))
         })?;
         let class = match self.store.bind(py).get_type().name() {
@@ -512,8 +662,14 @@ impl PyVersioned {
         };
         let keys = len.map_or_else(|| "?".to_owned(), |len| len.to_string());
         let branch = PyString::new(py, &branch).repr()?;
+        let name = if bounds.is_some() {
+            "GCVersioned"
+        } else {
+            "Versioned"
+        };
+        let bounds = bounds.unwrap_or_default();
         Ok(format!(
-            "<kvit.Versioned branch={branch} commit={commit} keys={keys} store={class}>"
+            "<kvit.{name} branch={branch} commit={commit} keys={keys}{bounds} store={class}>"
         ))
     }
 }

@@ -84,3 +84,15 @@ def bytes_counter(old: Optional[bytes], ours: Optional[bytes], theirs: Optional[
     """A counter on ASCII decimal bytes: both sides' increments add up."""
     value = lambda side: int(side) if side is not None else 0  # noqa: E731
     return str(value(ours) + value(theirs) - value(old)).encode()
+
+
+@pytest.fixture
+def staged(store: KVStore) -> kvit.Staged:
+    """A Staged store (pickle) over branch main of a fresh store of each backend kind."""
+    return kvit.Staged(kvit.Versioned(store))
+
+
+@pytest.fixture
+def make_staged(store: KVStore) -> Callable[[], kvit.Staged]:
+    """A factory of Staged handles, each with its own cursor, on one shared store."""
+    return lambda: kvit.Staged(kvit.Versioned(store))

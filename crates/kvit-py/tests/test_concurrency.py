@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Optional
+from typing import Any, Optional
 
 import kvit
 from kvit import ConcurrencyError, KVStore, Versioned
@@ -177,3 +177,128 @@ def test_disk_handles_in_parallel(tmp_path: object) -> None:
 
     run_threads(*(lambda cursor=cursor: work(cursor) for cursor in cursors))
     assert Versioned(kvit.Disk(tmp_path)).get("n") == str(2 * INCREMENTS).encode()  # type: ignore[arg-type]
+
+
+# ---- Staged ---------------------------------------------------------------------------
+
+
+def staged_increment(s: kvit.Staged, key: str) -> None:
+    """Adds one to a decoded counter; a lost race keeps the staged change,
+    so committing again is the retry."""
+    s[key] = s.get(key, 0) + 1
+    while True:
+        try:
+            s.commit()
+            return
+        except ConcurrencyError:
+            continue
+
+
+def test_two_threads_two_staged_handles_counter_is_exact(store: KVStore) -> None:
+    handles = [kvit.Staged(Versioned(store)), kvit.Staged(Versioned(store))]
+    for handle in handles:
+        handle.set_merge_fn("n", kvit.counter())
+    barrier = threading.Barrier(len(handles))
+    strategies: list[str] = []
+
+    def work(handle: kvit.Staged) -> None:
+        barrier.wait()
+        for _ in range(INCREMENTS):
+            staged_increment(handle, "n")
+            result = handle.last_merge_result
+            assert result is not None
+            strategies.append(result.strategy)
+
+    run_threads(*(lambda handle=handle: work(handle) for handle in handles))
+    assert kvit.Staged(Versioned(store))["n"] == INCREMENTS * len(handles)
+    assert set(strategies) <= {"fast_forward", "three_way"}
+
+
+def test_two_staged_handles_in_lockstep_merge_every_round(store: KVStore) -> None:
+    """Both handles stage from the same head, then both commit: one
+    fast-forwards, the other merges three ways with counter()."""
+    handles = [kvit.Staged(Versioned(store)), kvit.Staged(Versioned(store))]
+    for handle in handles:
+        handle.set_merge_fn("n", kvit.counter())
+    barrier = threading.Barrier(len(handles))
+    strategies: list[str] = []
+    rounds = 10
+
+    def work(handle: kvit.Staged) -> None:
+        for _ in range(rounds):
+            handle["n"] = handle.get("n", 0) + 1
+            barrier.wait()
+            while True:
+                try:
+                    strategies.append(handle.commit().strategy)
+                    break
+                except ConcurrencyError:
+                    continue
+            barrier.wait()
+
+    run_threads(*(lambda handle=handle: work(handle) for handle in handles))
+    assert kvit.Staged(Versioned(store))["n"] == rounds * len(handles)
+    assert strategies.count("three_way") >= rounds
+
+
+def test_one_staged_handle_shared_by_threads(store: KVStore) -> None:
+    s = kvit.Staged(Versioned(store))
+    lock = threading.Lock()
+
+    def work(prefix: str) -> None:
+        for i in range(INCREMENTS):
+            s[f"{prefix}{i}"] = i
+            assert s[f"{prefix}{i}"] == i
+            with lock:  # read-modify-commit must not interleave on one handle
+                staged_increment(s, "n")
+
+    run_threads(lambda: work("a"), lambda: work("b"))
+    assert s["n"] == 2 * INCREMENTS
+    assert len(s) == 2 * INCREMENTS + 1
+
+
+def test_cached_reads_do_not_wait_for_a_commit_in_progress(store: KVStore) -> None:
+    """The deadlock rule: a thread holding the store (committing, its merge
+    function blocked) must not stop readers of cached keys, nor deadlock a
+    reader of an uncached key, which waits with the GIL released."""
+    s = kvit.Staged(Versioned(store))
+    s["hot"] = "cached"
+    s["k"] = 0
+    s["cold"] = "on disk"
+    s.commit()
+    s.refresh()  # drop the caches ...
+    assert s["hot"] == "cached"  # ... and warm one key again
+    other = kvit.Staged(Versioned(store))
+    other["k"] = 1
+    other.commit()
+
+    merging = threading.Event()
+    release = threading.Event()
+
+    def slow_merge(old: Any, ours: Any, theirs: Any) -> Any:
+        merging.set()
+        assert release.wait(timeout=30), "the reader never ran"
+        return (ours or 0) + (theirs or 0)
+
+    s.set_merge_fn("k", slow_merge)
+    s["k"] = 5
+    cold_reads: list[Any] = []
+
+    def read_cold() -> None:
+        cold_reads.append(s.get("cold"))  # must wait for the commit
+
+    def read_hot_then_release() -> None:
+        assert merging.wait(timeout=30)
+        assert s["hot"] == "cached"
+        assert s.get("hot") == "cached" and "hot" in s
+        cold = threading.Thread(target=read_cold)
+        cold.start()
+        cold.join(timeout=0.2)
+        assert cold.is_alive(), "an uncached read should wait for the commit"
+        release.set()
+        cold.join(timeout=30)
+        assert not cold.is_alive()
+
+    run_threads(lambda: s.commit(), read_hot_then_release)
+    assert cold_reads == ["on disk"]
+    assert s["k"] == 6

@@ -12,7 +12,9 @@ def test_all_is_exported() -> None:
     for name in kvit.__all__:
         assert hasattr(kvit, name), name
     for name in ("Versioned", "KVStore", "Memory", "Disk", "MergeResult", "DiffResult",
-                 "ConcurrencyError", "MergeConflict", "counter", "last_writer_wins"):
+                 "ConcurrencyError", "MergeConflict", "counter", "last_writer_wins",
+                 "Store", "Staged", "Live", "Namespaced", "store", "GCVersioned",
+                 "RebaseResult"):
         assert name in kvit.__all__
 
 
@@ -46,3 +48,14 @@ def test_typed_package() -> None:
 
 def test_version() -> None:
     assert isinstance(kvit.__version__, str) and kvit.__version__
+
+
+def test_public_classes_are_stores_over_native_cores() -> None:
+    from collections.abc import MutableMapping
+
+    from kvit._native import StagedCore
+
+    assert issubclass(kvit.Staged, StagedCore)
+    for cls in (kvit.Staged, kvit.Live, kvit.Namespaced):
+        assert issubclass(cls, kvit.Store) and issubclass(cls, MutableMapping)
+    assert issubclass(kvit.GCVersioned, kvit.Versioned)

@@ -2,18 +2,21 @@
 and roll back, shared safely by threads and processes.
 
 The engine is Rust (``kvit._native``); this package adds the pieces best
-written in Python: the :class:`KVStore` base class for custom backends, the
-exceptions, and decoded-value merge helpers.
+written in Python: the :class:`Store` protocol (a ``MutableMapping``) over
+the native cores, :class:`Live` and :class:`Namespaced`, the
+:class:`KVStore` base class for custom backends, the exceptions, and
+decoded-value merge helpers.
 
 >>> import kvit
->>> v = kvit.Versioned()
->>> v.commit({"greeting": b"hello"}).strategy
+>>> s = kvit.store()
+>>> s["greeting"] = "hello"
+>>> s.commit().strategy
 'fast_forward'
->>> v.get("greeting")
-b'hello'
+>>> s["greeting"]
+'hello'
 """
 
-from kvit._native import MergeResult, Versioned, __version__
+from kvit._native import GCVersioned, MergeResult, Versioned, __version__
 from kvit.errors import (
     BackendError,
     ConcurrencyError,
@@ -22,9 +25,14 @@ from kvit.errors import (
     KvitError,
     MergeConflict,
 )
+from kvit.factory import store
 from kvit.kv import Disk, KVStore, Memory
+from kvit.live import Live
 from kvit.merges import MergeFn, counter, last_writer_wins
-from kvit.results import DiffResult
+from kvit.namespaced import Namespaced
+from kvit.results import DiffResult, RebaseResult
+from kvit.staged import Staged
+from kvit.store import Store
 
 __all__ = [
     "BackendError",
@@ -32,15 +40,22 @@ __all__ = [
     "CorruptionError",
     "DiffResult",
     "Disk",
+    "GCVersioned",
     "InvalidStoreError",
     "KVStore",
     "KvitError",
+    "Live",
     "Memory",
     "MergeConflict",
     "MergeFn",
     "MergeResult",
+    "Namespaced",
+    "RebaseResult",
+    "Staged",
+    "Store",
     "Versioned",
     "__version__",
     "counter",
     "last_writer_wins",
+    "store",
 ]

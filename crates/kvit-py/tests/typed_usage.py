@@ -1,0 +1,137 @@
+"""The public API as a user writes it, checked by ``mypy --strict`` (the
+Makefile's py-test) and run by pytest (test_typing.py): every annotation
+here is what the stubs promise."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Optional
+
+import kvit
+from kvit import (
+    GCVersioned,
+    KVStore,
+    Live,
+    MergeConflict,
+    MergeResult,
+    Namespaced,
+    RebaseResult,
+    Staged,
+    Store,
+    Versioned,
+    counter,
+)
+
+
+def staged_usage() -> tuple[Staged, MergeResult]:
+    s: Staged = kvit.store()
+    s["name"] = "alice"
+    s.set("age", 30)
+    name: Any = s["name"]
+    age: Optional[Any] = s.get("age")
+    default: Any = s.get("missing", 0)
+    found: dict[str, Any] = s.get_many("name", "age")
+    assert name == "alice" and age == 30 and default == 0 and len(found) == 2
+    staged: bool = s.has_changes
+    assert staged
+    result: MergeResult = s.commit(info={"author": "typed"})
+    assert result and result.strategy == "fast_forward"
+    commit: str = s.current_commit
+    base: str = s.base_commit
+    last: Optional[MergeResult] = s.last_merge_result
+    assert commit == base and last is not None
+    v: Versioned = s.versioned
+    history: list[str] = v.history()
+    assert history[0] == commit
+    dev: Staged = s.create_branch("dev")
+    branches: list[str] = dev.list_branches()
+    assert branches == ["dev", "main"]
+    old: Optional[Staged] = s.checkout(history[-1])
+    assert old is not None and "name" not in old
+    s.set_merge_fn("visits", counter())
+    s.set_default_merge(kvit.last_writer_wins())
+    s.remove("age")
+    del s["name"]
+    s.reset()
+    s.refresh()
+    keys: list[str] = s.keys_with_prefix("na")
+    assert keys == ["name"]
+    items: list[tuple[str, Any]] = list(s.items())
+    assert len(items) == 2
+    return s, result
+
+
+def json_store(path: Path) -> Staged:
+    return kvit.store(
+        storage="disk",
+        path=path,
+        branch="dev",
+        encoder=lambda v: json.dumps(v).encode(),
+        decoder=lambda b: json.loads(b),
+    )
+
+
+def gc_usage() -> RebaseResult:
+    gc = GCVersioned(kvit.Memory(), high_water_bytes=1000, low_water_bytes=500)
+    high: int = gc.high_water
+    low: int = gc.low_water
+    assert (high, low) == (1000, 500)
+    s = Staged(gc)
+    s["big"] = b"x" * 100
+    s.commit()
+    result: RebaseResult = gc.rebase(keep_keys=[], info={"why": "typed"})
+    dropped: frozenset[str] = result.dropped_keys
+    assert dropped == frozenset({"big"})
+    latest: Optional[RebaseResult] = gc.last_rebase_result
+    assert latest == result
+    cleaned: int = gc.clean_orphans(min_age=0)
+    assert cleaned >= 0
+    return gc.maybe_rebase()
+
+
+def namespaced_usage(base: Store) -> list[str]:
+    agent = Namespaced(base, "agent")
+    worker = Namespaced(agent, "worker")
+    ns_path: str = worker.namespace
+    assert ns_path == "agent/worker"
+    worker["task"] = 1
+    agent["state"] = "running"
+    children = list(agent.keys())
+    descendants: list[str] = agent.descendant_keys()
+    assert children == ["state"] and descendants == ["state", "worker/task"]
+    return descendants
+
+
+def live_usage() -> Live:
+    live = Live()
+    live["k"] = "v"
+    live.update({"a": 1})
+    assert live.pop("a") == 1
+    return live
+
+
+def conflict(s: Staged) -> Optional[MergeConflict]:
+    try:
+        s.commit()
+    except MergeConflict as error:
+        keys: set[str] = error.conflicting_keys
+        errors: dict[str, BaseException] = error.merge_errors
+        assert keys or errors
+        return error
+    return None
+
+
+def backend(store: KVStore) -> Versioned:
+    return Versioned(store, branch="main")
+
+
+def run(tmp: Path) -> None:
+    staged_usage()
+    json_store(tmp / "db")["x"] = [1]
+    gc_usage()
+    namespaced_usage(kvit.store())
+    namespaced_usage(Live())
+    live_usage()
+    conflict(kvit.store())
+    backend(kvit.Memory())
