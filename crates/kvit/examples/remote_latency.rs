@@ -30,7 +30,10 @@ fn main() -> kvit::Result<()> {
         run()?;
         let elapsed = started.elapsed();
         let trips = backend.counts().round_trips();
-        println!("{label:<34} {trips:>3} round trips  {:>7.1} ms", elapsed.as_secs_f64() * 1e3);
+        println!(
+            "{label:<34} {trips:>3} round trips  {:>7.1} ms",
+            elapsed.as_secs_f64() * 1e3
+        );
         Ok(())
     };
 
@@ -42,7 +45,9 @@ fn main() -> kvit::Result<()> {
         Ok(())
     })?;
     let mut cursor = reader.unwrap_or(Versioned::open(backend.clone())?);
-    measure("read another key (warm path)", &mut || cursor.get("user/00054322").map(drop))?;
+    measure("read another key (warm path)", &mut || {
+        cursor.get("user/00054322").map(drop)
+    })?;
     measure("single-key commit", &mut || {
         let mut change = ChangeSet::new();
         change.set("user/00000007", b"changed".to_vec())?;

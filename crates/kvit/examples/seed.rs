@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use kvit::{
-    store, value_counter, value_last_writer_wins, value_merge_fn, Disk, Error, Json, KvStore, Live, Memory,
-    Namespaced, Staged, Store, StoreCommitOptions, Versioned,
+    store, value_counter, value_last_writer_wins, value_merge_fn, Disk, Error, Json, KvStore, Live,
+    Memory, Namespaced, Staged, Store, StoreCommitOptions, Versioned,
 };
 use serde_json::{json, Value};
 
@@ -27,10 +27,16 @@ fn factory(dir: &std::path::Path) -> Result {
     let s = store().disk(dir.join("db")).open_json()?;
     s.set("k", json!(1))?;
     commit(&s)?;
-    assert_eq!(store().disk(dir.join("db")).open_json()?.get("k")?, Some(json!(1)));
+    assert_eq!(
+        store().disk(dir.join("db")).open_json()?.get("k")?,
+        Some(json!(1))
+    );
 
     // Disk without a path is an error, not a surprise.
-    assert!(matches!(store().storage(kvit::Storage::Disk).open_json(), Err(Error::InvalidArgument(_))));
+    assert!(matches!(
+        store().storage(kvit::Storage::Disk).open_json(),
+        Err(Error::InvalidArgument(_))
+    ));
 
     // With garbage collection.
     let s = store().high_water_bytes(10_000).open_json()?;
@@ -49,7 +55,10 @@ fn factory(dir: &std::path::Path) -> Result {
     let s = store().open(Json::<Vec<u32>>::new())?;
     s.set("list", vec![1, 2, 3])?;
     commit(&s)?;
-    assert_eq!(s.with_versioned(|v| v.get("list"))?, Some(b"[1,2,3]".to_vec()));
+    assert_eq!(
+        s.with_versioned(|v| v.get("list"))?,
+        Some(b"[1,2,3]".to_vec())
+    );
     Ok(())
 }
 
@@ -103,10 +112,12 @@ fn namespaced() -> Result {
 }
 
 fn value_counter_json() -> kvit::ValueMergeFn<Value> {
-    value_merge_fn(|old: Option<&Value>, ours: Option<&Value>, theirs: Option<&Value>| {
-        let int = |v: Option<&Value>| v.and_then(Value::as_i64).unwrap_or(0);
-        Ok(json!(int(ours) + int(theirs) - int(old)))
-    })
+    value_merge_fn(
+        |old: Option<&Value>, ours: Option<&Value>, theirs: Option<&Value>| {
+            let int = |v: Option<&Value>| v.and_then(Value::as_i64).unwrap_or(0);
+            Ok(json!(int(ours) + int(theirs) - int(old)))
+        },
+    )
 }
 
 /// Merge functions on decoded values.
@@ -127,7 +138,10 @@ fn merge_functions() -> Result {
 fn backends(dir: &std::path::Path) -> Result {
     let memory = Memory::new();
     memory.set("k", b"v")?;
-    assert_eq!(memory.snapshot().get("k").map(Vec::as_slice), Some(&b"v"[..]));
+    assert_eq!(
+        memory.snapshot().get("k").map(Vec::as_slice),
+        Some(&b"v"[..])
+    );
     let disk = Disk::open(dir.join("raw"))?;
     assert!(disk.cas("k", b"1", None)?);
     assert!(!disk.cas("k", b"2", Some(b"0"))?);
@@ -140,7 +154,9 @@ struct MapStore(Mutex<BTreeMap<String, Vec<u8>>>);
 
 impl MapStore {
     fn map(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Vec<u8>>> {
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -165,10 +181,20 @@ impl KvStore for MapStore {
         Ok(true)
     }
     fn keys_with_prefix(&self, prefix: &str) -> kvit::Result<Vec<String>> {
-        Ok(self.map().keys().filter(|k| k.starts_with(prefix)).cloned().collect())
+        Ok(self
+            .map()
+            .keys()
+            .filter(|k| k.starts_with(prefix))
+            .cloned()
+            .collect())
     }
     fn scan_prefix(&self, prefix: &str) -> kvit::Result<Vec<(String, Vec<u8>)>> {
-        Ok(self.map().iter().filter(|(k, _)| k.starts_with(prefix)).map(|(k, v)| (k.clone(), v.clone())).collect())
+        Ok(self
+            .map()
+            .iter()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect())
     }
 }
 

@@ -113,7 +113,9 @@ impl StoreBuilder {
     fn open_backend(&self) -> Result<Arc<dyn KvStore>> {
         // Refuse a bad bound before a disk directory is created for it.
         if self.high_water_bytes.is_some_and(|high| high <= 0) {
-            return Err(Error::InvalidArgument("high_water_bytes must be positive".into()));
+            return Err(Error::InvalidArgument(
+                "high_water_bytes must be positive".into(),
+            ));
         }
         if let Some(backend) = &self.backend {
             return Ok(backend.clone());
@@ -124,7 +126,9 @@ impl StoreBuilder {
                 let path = self.path.as_ref().ok_or_else(|| {
                     Error::InvalidArgument("storage \"disk\" needs a path to a directory".into())
                 })?;
-                Ok(Arc::new(DiskOptions::new().durability(self.durability).open(path)?))
+                Ok(Arc::new(
+                    DiskOptions::new().durability(self.durability).open(path)?,
+                ))
             }
         }
     }
@@ -141,7 +145,9 @@ impl StoreBuilder {
             options = options.branch(branch.clone());
         }
         if self.high_water_bytes.is_none() && self.low_water_bytes.is_some() {
-            return Err(Error::InvalidArgument("low_water_bytes needs high_water_bytes".into()));
+            return Err(Error::InvalidArgument(
+                "low_water_bytes needs high_water_bytes".into(),
+            ));
         }
         let Some(high) = self.high_water_bytes else {
             return Ok(Engine::Plain(options.open(backend)?));

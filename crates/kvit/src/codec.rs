@@ -94,7 +94,12 @@ macro_rules! serde_codec {
 }
 
 serde_codec!(Json, "Json", serde_json::to_vec, serde_json::from_slice);
-serde_codec!(MessagePack, "MessagePack", rmp_serde::to_vec_named, rmp_serde::from_slice);
+serde_codec!(
+    MessagePack,
+    "MessagePack",
+    rmp_serde::to_vec_named,
+    rmp_serde::from_slice
+);
 
 #[cfg(test)]
 mod tests {
@@ -103,7 +108,10 @@ mod tests {
     #[test]
     fn round_trips() {
         let json = Json::<Vec<i32>>::new();
-        assert_eq!(json.decode(&json.encode(&vec![1, 2]).unwrap()).unwrap(), vec![1, 2]);
+        assert_eq!(
+            json.decode(&json.encode(&vec![1, 2]).unwrap()).unwrap(),
+            vec![1, 2]
+        );
         assert_eq!(json.encode(&vec![7]).unwrap(), b"[7]");
         let pack = MessagePack::<(String, u8)>::new();
         let bytes = pack.encode(&("x".into(), 3)).unwrap();

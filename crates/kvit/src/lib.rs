@@ -60,22 +60,27 @@ mod tree;
 mod verify;
 mod versioned;
 
-pub use backend::{prefix_upper_bound, Cached, Composite, Disk, DiskOptions, DiskPragmas, Durability, KvStore, Memory};
+pub use backend::{
+    prefix_upper_bound, Cached, Composite, Disk, DiskOptions, DiskPragmas, Durability, KvStore,
+    Memory,
+};
 pub use builder::{store, Storage, StoreBuilder};
 pub use codec::{Codec, Json, MessagePack, Raw};
 pub use commit::Commit;
-pub use live::Live;
-pub use namespaced::Namespaced;
-pub use staged::{Engine, Staged};
-pub use store::{value_counter, value_last_writer_wins, value_merge_fn, Store, StoreCommitOptions, ValueMergeFn};
 pub use error::{BoxError, Error, MergeConflict, Result};
 pub use format::{FORMAT_KEY, FORMAT_VERSION};
 pub use gc::{
     clean_orphans, is_system_key, GcOptions, GcVersioned, RebaseResult, DEFAULT_ORPHAN_GRACE,
 };
+pub use live::Live;
 pub use merge::{counter, last_writer_wins, merge_fn, MergeFn};
+pub use namespaced::Namespaced;
 pub use object::{ObjectId, ParseObjectIdError, WriteBatch};
 pub use refs::{BranchName, Expected, MAX_BRANCH_NAME_LEN};
+pub use staged::{Engine, Staged};
+pub use store::{
+    value_counter, value_last_writer_wins, value_merge_fn, Store, StoreCommitOptions, ValueMergeFn,
+};
 pub use tree::{Change, Edits, Range, Tree, ValueRef};
 pub use verify::{verify, VerifyReport};
 pub use versioned::{

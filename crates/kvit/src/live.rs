@@ -17,19 +17,25 @@ pub struct Live<V> {
 
 impl<V> Clone for Live<V> {
     fn clone(&self) -> Self {
-        Live { map: self.map.clone() }
+        Live {
+            map: self.map.clone(),
+        }
     }
 }
 
 impl<V> Default for Live<V> {
     fn default() -> Self {
-        Live { map: Arc::default() }
+        Live {
+            map: Arc::default(),
+        }
     }
 }
 
 impl<V> std::fmt::Debug for Live<V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Live").field("keys", &self.read().len()).finish()
+        f.debug_struct("Live")
+            .field("keys", &self.read().len())
+            .finish()
     }
 }
 
@@ -41,16 +47,23 @@ impl<V> Live<V> {
 
     // Every mutation is one BTreeMap call, so a poisoned lock holds a whole map.
     fn read(&self) -> RwLockReadGuard<'_, BTreeMap<String, V>> {
-        self.map.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.map
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn write(&self) -> RwLockWriteGuard<'_, BTreeMap<String, V>> {
-        self.map.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.map
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
 fn unsupported<T>(operation: &'static str) -> Result<T> {
-    Err(Error::Unsupported { operation, store: "Live (a store without versions)" })
+    Err(Error::Unsupported {
+        operation,
+        store: "Live (a store without versions)",
+    })
 }
 
 impl<V: Clone + Send + Sync + 'static> Store for Live<V> {

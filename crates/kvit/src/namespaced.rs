@@ -19,7 +19,10 @@ pub struct Namespaced<S> {
 
 impl<S: std::fmt::Debug> std::fmt::Debug for Namespaced<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Namespaced").field("namespace", &self.path).field("store", &self.inner).finish_non_exhaustive()
+        f.debug_struct("Namespaced")
+            .field("namespace", &self.path)
+            .field("store", &self.inner)
+            .finish_non_exhaustive()
     }
 }
 
@@ -30,7 +33,9 @@ impl<S: Store> Namespaced<S> {
     /// [`Error::InvalidArgument`] if `name` is empty or contains `/`.
     pub fn new(store: S, name: &str) -> Result<Self> {
         if name.is_empty() {
-            return Err(Error::InvalidArgument("namespace names must not be empty".into()));
+            return Err(Error::InvalidArgument(
+                "namespace names must not be empty".into(),
+            ));
         }
         if name.contains('/') {
             return Err(Error::InvalidArgument(format!(
@@ -38,13 +43,20 @@ impl<S: Store> Namespaced<S> {
             )));
         }
         if name.contains('\0') {
-            return Err(Error::InvalidArgument(format!("namespace {name:?} contains NUL")));
+            return Err(Error::InvalidArgument(format!(
+                "namespace {name:?} contains NUL"
+            )));
         }
         let path = match store.namespace() {
             Some(parent) => format!("{parent}/{name}"),
             None => name.to_owned(),
         };
-        Ok(Namespaced { inner: store, name: name.to_owned(), prefix: format!("{name}/"), path })
+        Ok(Namespaced {
+            inner: store,
+            name: name.to_owned(),
+            prefix: format!("{name}/"),
+            path,
+        })
     }
 
     /// The full namespace path, e.g. `agent/worker`.
@@ -74,7 +86,12 @@ impl<S: Store> Namespaced<S> {
     }
 
     fn rewrap(&self, inner: S) -> Self {
-        Namespaced { inner, name: self.name.clone(), path: self.path.clone(), prefix: self.prefix.clone() }
+        Namespaced {
+            inner,
+            name: self.name.clone(),
+            path: self.path.clone(),
+            prefix: self.prefix.clone(),
+        }
     }
 }
 
@@ -136,7 +153,11 @@ impl<S: Store> Store for Namespaced<S> {
     /// in this namespace.
     fn commit(&self, options: &StoreCommitOptions<S::Value>) -> Result<MergeResult> {
         let mut options = options.clone();
-        options.merge_fns = options.merge_fns.into_iter().map(|(key, merge)| (self.full(&key), merge)).collect();
+        options.merge_fns = options
+            .merge_fns
+            .into_iter()
+            .map(|(key, merge)| (self.full(&key), merge))
+            .collect();
         self.inner.commit(&options)
     }
 
@@ -149,7 +170,10 @@ impl<S: Store> Store for Namespaced<S> {
     }
 
     fn checkout(&self, commit: ObjectId, branch: Option<&str>) -> Result<Option<Self>> {
-        Ok(self.inner.checkout(commit, branch)?.map(|inner| self.rewrap(inner)))
+        Ok(self
+            .inner
+            .checkout(commit, branch)?
+            .map(|inner| self.rewrap(inner)))
     }
 
     fn list_branches(&self) -> Result<Vec<String>> {

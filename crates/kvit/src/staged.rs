@@ -112,7 +112,10 @@ pub struct Staged<C: Codec> {
 
 impl<C: Codec> Clone for Staged<C> {
     fn clone(&self) -> Self {
-        Staged { codec: self.codec.clone(), state: self.state.clone() }
+        Staged {
+            codec: self.codec.clone(),
+            state: self.state.clone(),
+        }
     }
 }
 
@@ -136,14 +139,20 @@ impl<C: Codec> Staged<C> {
     fn with_codec(versioned: Engine, codec: Arc<C>) -> Self {
         Staged {
             codec,
-            state: Arc::new(Mutex::new(State { versioned, staged: BTreeMap::new(), cache: HashMap::new() })),
+            state: Arc::new(Mutex::new(State {
+                versioned,
+                staged: BTreeMap::new(),
+                cache: HashMap::new(),
+            })),
         }
     }
 
     // The state is consistent between statements, so a panic elsewhere while
     // holding the lock cannot leave it half-changed.
     fn lock(&self) -> MutexGuard<'_, State<C::Value>> {
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The codec.
@@ -207,7 +216,11 @@ impl<C: Codec> Staged<C> {
     }
 
     fn decode(&self, key: &str, bytes: &[u8]) -> Result<C::Value> {
-        self.codec.decode(bytes).map_err(|source| Error::Codec { action: "decode", key: key.to_owned(), source })
+        self.codec.decode(bytes).map_err(|source| Error::Codec {
+            action: "decode",
+            key: key.to_owned(),
+            source,
+        })
     }
 
     fn remember(state: &mut State<C::Value>, key: &str, value: &C::Value) {
@@ -225,7 +238,9 @@ impl<C: Codec> Staged<C> {
             }
             return Ok(Some(value.clone()));
         }
-        let Some(bytes) = state.versioned.get(key)? else { return Ok(None) };
+        let Some(bytes) = state.versioned.get(key)? else {
+            return Ok(None);
+        };
         let value = self.decode(key, &bytes)?;
         Self::remember(state, key, &value);
         Ok(Some(value))
@@ -244,7 +259,10 @@ impl<C: Codec> Staged<C> {
 
     /// Creates a store over a new cursor of the same kind, sharing the codec.
     fn sibling(&self, state: &State<C::Value>, versioned: Versioned) -> Result<Self> {
-        Ok(Self::with_codec(state.versioned.sibling(versioned)?, self.codec.clone()))
+        Ok(Self::with_codec(
+            state.versioned.sibling(versioned)?,
+            self.codec.clone(),
+        ))
     }
 }
 
@@ -287,7 +305,11 @@ impl<C: Codec> Store for Staged<C> {
                 found[index] = Some(value);
             }
         }
-        Ok(keys.iter().zip(found).filter_map(|(key, value)| Some(((*key).to_owned(), value?))).collect())
+        Ok(keys
+            .iter()
+            .zip(found)
+            .filter_map(|(key, value)| Some(((*key).to_owned(), value?)))
+            .collect())
     }
 
     fn keys_with_prefix(&self, prefix: &str) -> Result<Vec<String>> {
@@ -297,7 +319,11 @@ impl<C: Codec> Store for Staged<C> {
             return Ok(committed);
         }
         let mut keys: std::collections::BTreeSet<String> = committed.into_iter().collect();
-        for (key, staged) in state.staged.range(prefix.to_owned()..).take_while(|(key, _)| key.starts_with(prefix)) {
+        for (key, staged) in state
+            .staged
+            .range(prefix.to_owned()..)
+            .take_while(|(key, _)| key.starts_with(prefix))
+        {
             if staged.is_some() {
                 keys.insert(key.clone());
             } else {
@@ -353,10 +379,11 @@ impl<C: Codec> Store for Staged<C> {
         for (key, staged) in &state.staged {
             match staged {
                 Some(value) => {
-                    let bytes = self
-                        .codec
-                        .encode(value)
-                        .map_err(|source| Error::Codec { action: "encode", key: key.clone(), source })?;
+                    let bytes = self.codec.encode(value).map_err(|source| Error::Codec {
+                        action: "encode",
+                        key: key.clone(),
+                        source,
+                    })?;
                     changes.set(key.clone(), bytes)?;
                 }
                 None => {
@@ -367,7 +394,9 @@ impl<C: Codec> Store for Staged<C> {
         let mut bytes_options = CommitOptions::new().on_conflict(options.on_conflict);
         bytes_options.info.clone_from(&options.info);
         for (key, merge) in &options.merge_fns {
-            bytes_options.merge_fns.insert(key.clone(), self.wrap(merge.clone()));
+            bytes_options
+                .merge_fns
+                .insert(key.clone(), self.wrap(merge.clone()));
         }
         bytes_options.default_merge = options.default_merge.clone().map(|merge| self.wrap(merge));
 

@@ -15,7 +15,8 @@ use crate::versioned::{MergeResult, OnConflict};
 
 /// A merge function on decoded values: `(old, ours, theirs)`, each `None`
 /// where the key is absent on that side, to the merged value.
-pub type ValueMergeFn<V> = Arc<dyn Fn(Option<&V>, Option<&V>, Option<&V>) -> Result<V, BoxError> + Send + Sync>;
+pub type ValueMergeFn<V> =
+    Arc<dyn Fn(Option<&V>, Option<&V>, Option<&V>) -> Result<V, BoxError> + Send + Sync>;
 
 /// Wraps a closure as a [`ValueMergeFn`].
 pub fn value_merge_fn<V, F>(f: F) -> ValueMergeFn<V>
@@ -28,7 +29,13 @@ where
 /// Decoded-value counter: `ours + theirs - old`, a missing side counting as zero.
 pub fn value_counter<V>() -> ValueMergeFn<V>
 where
-    V: Clone + Default + std::ops::Add<Output = V> + std::ops::Sub<Output = V> + Send + Sync + 'static,
+    V: Clone
+        + Default
+        + std::ops::Add<Output = V>
+        + std::ops::Sub<Output = V>
+        + Send
+        + Sync
+        + 'static,
 {
     value_merge_fn(|old: Option<&V>, ours: Option<&V>, theirs: Option<&V>| {
         let get = |side: Option<&V>| side.cloned().unwrap_or_default();
@@ -39,7 +46,9 @@ where
 /// Decoded-value last-writer-wins: the other side's value (the head that
 /// committed first); a side that removed the key gives the default value.
 pub fn value_last_writer_wins<V: Clone + Default + Send + Sync + 'static>() -> ValueMergeFn<V> {
-    value_merge_fn(|_old: Option<&V>, _ours: Option<&V>, theirs: Option<&V>| Ok(theirs.cloned().unwrap_or_default()))
+    value_merge_fn(|_old: Option<&V>, _ours: Option<&V>, theirs: Option<&V>| {
+        Ok(theirs.cloned().unwrap_or_default())
+    })
 }
 
 /// Options for committing a store's staged changes.
@@ -56,7 +65,12 @@ pub struct StoreCommitOptions<V> {
 
 impl<V> Default for StoreCommitOptions<V> {
     fn default() -> Self {
-        StoreCommitOptions { on_conflict: OnConflict::Raise, merge_fns: HashMap::new(), default_merge: None, info: None }
+        StoreCommitOptions {
+            on_conflict: OnConflict::Raise,
+            merge_fns: HashMap::new(),
+            default_merge: None,
+            info: None,
+        }
     }
 }
 

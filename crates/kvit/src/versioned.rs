@@ -286,7 +286,10 @@ pub(crate) struct Repo {
 impl Repo {
     /// A repo over a backend whose format marker the caller has checked.
     fn checked(kv: SharedKv, cache_bytes: u64) -> Arc<Self> {
-        Arc::new(Repo { tree: Tree::new(kv, cache_bytes), commits: quick_cache::sync::Cache::new(4096) })
+        Arc::new(Repo {
+            tree: Tree::new(kv, cache_bytes),
+            commits: quick_cache::sync::Cache::new(4096),
+        })
     }
 
     pub(crate) fn kv(&self) -> &dyn KvStore {
@@ -417,9 +420,15 @@ impl OpenOptions {
     pub fn open(self, kv: SharedKv) -> Result<Versioned> {
         let branch = BranchName::new(&self.branch)?;
         // The format marker and the branch head in one round trip.
-        let mut found = kv.get_many(&[crate::format::FORMAT_KEY, &branch.ref_key()])?.into_iter();
+        let mut found = kv
+            .get_many(&[crate::format::FORMAT_KEY, &branch.ref_key()])?
+            .into_iter();
         crate::format::check(&*kv, found.next().flatten())?;
-        let head = found.next().flatten().map(|bytes| refs::parse_head(&branch, &bytes)).transpose()?;
+        let head = found
+            .next()
+            .flatten()
+            .map(|bytes| refs::parse_head(&branch, &bytes))
+            .transpose()?;
         let repo = Repo::checked(kv, self.cache_bytes);
         let commit = match (self.commit, head) {
             (Some(commit), _) => {

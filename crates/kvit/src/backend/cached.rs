@@ -32,8 +32,17 @@ pub struct Cached<S> {
 impl<S: KvStore> Cached<S> {
     /// Wraps `inner` with a cache of about `capacity_bytes`.
     pub fn new(inner: S, capacity_bytes: u64) -> Self {
-        let items = usize::try_from(capacity_bytes / 1024).unwrap_or(usize::MAX).max(16);
-        Cached { inner, cache: quick_cache::sync::Cache::with_weighter(items, capacity_bytes.max(1), ByteWeighter) }
+        let items = usize::try_from(capacity_bytes / 1024)
+            .unwrap_or(usize::MAX)
+            .max(16);
+        Cached {
+            inner,
+            cache: quick_cache::sync::Cache::with_weighter(
+                items,
+                capacity_bytes.max(1),
+                ByteWeighter,
+            ),
+        }
     }
 
     /// The wrapped backend.

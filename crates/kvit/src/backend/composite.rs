@@ -24,14 +24,19 @@ impl Composite {
     /// [`Error::InvalidArgument`](Error::InvalidArgument) with no tiers.
     pub fn new(tiers: Vec<Arc<dyn KvStore>>) -> Result<Self> {
         if tiers.is_empty() {
-            return Err(Error::InvalidArgument("a composite backend needs at least one tier".into()));
+            return Err(Error::InvalidArgument(
+                "a composite backend needs at least one tier".into(),
+            ));
         }
         Ok(Composite { tiers })
     }
 
     fn authority(&self) -> &dyn KvStore {
         // `new` refuses an empty list, so there is a last tier.
-        &**self.tiers.last().unwrap_or_else(|| unreachable!("composite without tiers"))
+        &**self
+            .tiers
+            .last()
+            .unwrap_or_else(|| unreachable!("composite without tiers"))
     }
 
     fn caches(&self) -> &[Arc<dyn KvStore>] {
@@ -49,8 +54,11 @@ impl KvStore for Composite {
         let mut missing: Vec<usize> = (0..keys.len()).collect();
         for (tier_index, tier) in self.tiers.iter().enumerate() {
             let authoritative = tier_index + 1 == self.tiers.len();
-            let wanted: Vec<usize> =
-                missing.iter().copied().filter(|&index| authoritative || is_object_key(keys[index])).collect();
+            let wanted: Vec<usize> = missing
+                .iter()
+                .copied()
+                .filter(|&index| authoritative || is_object_key(keys[index]))
+                .collect();
             if wanted.is_empty() {
                 continue;
             }
@@ -86,8 +94,11 @@ impl KvStore for Composite {
 
     fn set_many(&self, entries: &[(&str, &[u8])]) -> Result<()> {
         self.authority().set_many(entries)?;
-        let objects: Vec<(&str, &[u8])> =
-            entries.iter().copied().filter(|(key, _)| is_object_key(key)).collect();
+        let objects: Vec<(&str, &[u8])> = entries
+            .iter()
+            .copied()
+            .filter(|(key, _)| is_object_key(key))
+            .collect();
         if !objects.is_empty() {
             for tier in self.caches() {
                 tier.set_many(&objects)?;

@@ -511,9 +511,16 @@ impl Tree {
                 let last = node.entries.len() - 1;
                 let mut rest: &[&str] = wanted;
                 while let Some(first) = rest.first() {
-                    let index = node.entries.partition_point(|entry| &*entry.key < *first).min(last);
+                    let index = node
+                        .entries
+                        .partition_point(|entry| &*entry.key < *first)
+                        .min(last);
                     let bound = &node.entries[index].key;
-                    let taken = if index == last { rest.len() } else { rest.partition_point(|key| *key <= &**bound) };
+                    let taken = if index == last {
+                        rest.len()
+                    } else {
+                        rest.partition_point(|key| *key <= &**bound)
+                    };
                     routed.push((Self::child_ref(node, index)?.id, &rest[..taken]));
                     if node.level == 1 {
                         if let Some(sibling) = node.entries.get(index + 1).and_then(Entry::child) {

@@ -5,8 +5,8 @@
 #![allow(clippy::unwrap_used)]
 
 mod backends;
-mod tree;
-mod versioned;
-mod store;
 mod gc;
 mod round_trips;
+mod store;
+mod tree;
+mod versioned;

@@ -12,7 +12,9 @@ fn populated(n: usize) -> (Arc<Counting<Memory>>, Versioned) {
     let mut v = Versioned::open(counting.clone()).unwrap();
     let mut change = ChangeSet::new();
     for i in 0..n {
-        change.set(format!("user/{i:08}"), format!("{i:0>40}")).unwrap();
+        change
+            .set(format!("user/{i:08}"), format!("{i:0>40}"))
+            .unwrap();
     }
     v.commit(&change, &CommitOptions::new()).unwrap();
     (counting, v)
@@ -44,15 +46,25 @@ fn single_key_commit_takes_depth_plus_two() {
     change.set("user/00000777", b"changed".to_vec()).unwrap();
     cold.commit(&change, &CommitOptions::new()).unwrap();
     let trips = counting.counts().round_trips();
-    assert!(trips <= depth + 2, "{trips} round trips at depth {depth}: {:?}", counting.counts());
+    assert!(
+        trips <= depth + 2,
+        "{trips} round trips at depth {depth}: {:?}",
+        counting.counts()
+    );
 }
 
 #[test]
 fn thousand_key_commits_take_a_few_trips_per_level() {
     let (counting, _) = populated(100_000);
-    let depth = depth(counting.clone(), &Versioned::open(counting.clone()).unwrap());
+    let depth = depth(
+        counting.clone(),
+        &Versioned::open(counting.clone()).unwrap(),
+    );
     for (label, make) in [
-        ("updates", (|i: usize| format!("user/{:08}", i * 97)) as fn(usize) -> String),
+        (
+            "updates",
+            (|i: usize| format!("user/{:08}", i * 97)) as fn(usize) -> String,
+        ),
         ("inserts", |i: usize| format!("user/{:08}x", i * 97)),
     ] {
         let mut cold = Versioned::open(counting.clone()).unwrap();
@@ -65,7 +77,10 @@ fn thousand_key_commits_take_a_few_trips_per_level() {
         let trips = counting.counts().round_trips();
         // One fetch per level, one write, one swap, and a handful of
         // neighbours reached when boundaries move: far below 1,000.
-        assert!(trips <= 2 * depth + 12, "{label}: {trips} round trips at depth {depth}");
+        assert!(
+            trips <= 2 * depth + 12,
+            "{label}: {trips} round trips at depth {depth}"
+        );
     }
 }
 
@@ -88,7 +103,10 @@ fn the_object_cache_serves_repeat_reads_and_never_caches_heads() {
     counting.reset();
     // A second cursor reads the head from the backend, everything else from the cache.
     let second = Versioned::open(cached.clone()).unwrap();
-    assert_eq!(second.get("user/00000042").unwrap(), first.get("user/00000042").unwrap());
+    assert_eq!(
+        second.get("user/00000042").unwrap(),
+        first.get("user/00000042").unwrap()
+    );
     let counts = counting.counts();
     assert_eq!(counts.round_trips(), 1, "{counts:?}");
 
@@ -105,20 +123,34 @@ fn the_object_cache_serves_repeat_reads_and_never_caches_heads() {
 fn a_composite_backfills_its_fast_tier_and_keeps_heads_in_the_authority() {
     let fast = Arc::new(Memory::new());
     let slow = Arc::new(Counting::new(Memory::new()));
-    let composite: Arc<dyn KvStore> = Arc::new(Composite::new(vec![fast.clone(), slow.clone()]).unwrap());
+    let composite: Arc<dyn KvStore> =
+        Arc::new(Composite::new(vec![fast.clone(), slow.clone()]).unwrap());
     let mut v = Versioned::open(composite.clone()).unwrap();
     let mut change = ChangeSet::new();
     change.set("k", vec![1; 100]).unwrap();
     v.commit(&change, &CommitOptions::new()).unwrap();
-    assert!(fast.keys_with_prefix("refs/").unwrap().is_empty(), "heads live only in the authority");
-    assert!(!fast.keys_with_prefix("obj/").unwrap().is_empty(), "objects are written through");
+    assert!(
+        fast.keys_with_prefix("refs/").unwrap().is_empty(),
+        "heads live only in the authority"
+    );
+    assert!(
+        !fast.keys_with_prefix("obj/").unwrap().is_empty(),
+        "objects are written through"
+    );
     fast.clear().unwrap();
     slow.reset();
     let cold = Versioned::open(composite.clone()).unwrap();
     assert_eq!(cold.get("k").unwrap(), Some(vec![1; 100]));
-    assert!(!fast.keys_with_prefix("obj/").unwrap().is_empty(), "reads backfill the fast tier");
+    assert!(
+        !fast.keys_with_prefix("obj/").unwrap().is_empty(),
+        "reads backfill the fast tier"
+    );
     slow.reset();
     let again = Versioned::open(composite).unwrap();
     assert_eq!(again.get("k").unwrap(), Some(vec![1; 100]));
-    assert_eq!(slow.counts().round_trips(), 1, "only the head comes from the authority");
+    assert_eq!(
+        slow.counts().round_trips(),
+        1,
+        "only the head comes from the authority"
+    );
 }

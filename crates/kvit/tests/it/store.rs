@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use kvit::testing::Counting;
 use kvit::{
-    value_counter, value_last_writer_wins, value_merge_fn, ChangeSet, CommitOptions, Error, Json, KvStore, Live,
-    Memory, MessagePack, Namespaced, OnConflict, Raw, Staged, Store, StoreCommitOptions, Strategy, Versioned,
+    value_counter, value_last_writer_wins, value_merge_fn, ChangeSet, CommitOptions, Error, Json,
+    KvStore, Live, Memory, MessagePack, Namespaced, OnConflict, Raw, Staged, Store,
+    StoreCommitOptions, Strategy, Versioned,
 };
 use serde::{Deserialize, Serialize};
 
@@ -69,7 +70,10 @@ fn keys_contains_len_and_iteration_see_staged_changes() {
 #[test]
 fn remove_reports_missing_keys() {
     let s = staged();
-    assert!(!s.remove("never").unwrap(), "a missing key is reported, not staged");
+    assert!(
+        !s.remove("never").unwrap(),
+        "a missing key is reported, not staged"
+    );
     assert!(!s.has_changes());
     s.set("k", json(1)).unwrap();
     commit(&s);
@@ -87,14 +91,22 @@ fn set_stages_until_commit() {
     s.set("age", json(30)).unwrap();
     assert!(s.has_changes());
     let other = staged_on(&kv);
-    assert_eq!(other.get("name").unwrap(), None, "staged values are not committed");
+    assert_eq!(
+        other.get("name").unwrap(),
+        None,
+        "staged values are not committed"
+    );
     let result = commit(&s);
     assert!(result.merged);
     assert_eq!(result.strategy, Strategy::FastForward);
     assert!(!s.has_changes());
     other.refresh().unwrap();
     assert_eq!(other.get("name").unwrap(), Some(Value::from("alice")));
-    assert_eq!(s.with_versioned(|v| v.get("age").unwrap()), Some(b"30".to_vec()), "encoded with the codec");
+    assert_eq!(
+        s.with_versioned(|v| v.get("age").unwrap()),
+        Some(b"30".to_vec()),
+        "encoded with the codec"
+    );
 }
 
 #[test]
@@ -131,7 +143,10 @@ fn branches_checkout_and_commit_properties() {
     assert_eq!(s.get("k").unwrap(), Some(json(1)));
     assert_eq!(dev.get("k").unwrap(), Some(json(2)));
     assert_eq!(s.list_branches().unwrap(), ["dev", "main"]);
-    assert!(matches!(s.create_branch("dev"), Err(Error::BranchExists(_))));
+    assert!(matches!(
+        s.create_branch("dev"),
+        Err(Error::BranchExists(_))
+    ));
 
     s.set("k", json(3)).unwrap();
     commit(&s);
@@ -155,10 +170,14 @@ fn failed_commits_keep_staged_changes() {
     assert!(matches!(err, Error::MergeConflict(_)), "{err}");
     assert!(b.has_changes());
     assert_eq!(b.get("k").unwrap(), Some(json(2)));
-    let abandoned = b.commit(&StoreCommitOptions::new().on_conflict(OnConflict::Abandon)).unwrap();
+    let abandoned = b
+        .commit(&StoreCommitOptions::new().on_conflict(OnConflict::Abandon))
+        .unwrap();
     assert!(!abandoned.merged);
     assert!(b.has_changes());
-    let resolved = b.commit(&StoreCommitOptions::new().merge_fn("k", value_last_writer_wins())).unwrap();
+    let resolved = b
+        .commit(&StoreCommitOptions::new().merge_fn("k", value_last_writer_wins()))
+        .unwrap();
     assert!(resolved.merged);
     assert!(!b.has_changes());
     assert_eq!(b.get("k").unwrap(), Some(json(1)));
@@ -178,12 +197,18 @@ fn merge_functions_see_decoded_values() {
     b.set("n", 11).unwrap();
     let result = commit(&b);
     assert_eq!(result.strategy, Strategy::ThreeWay);
-    assert_eq!(b.get("n").unwrap(), Some(16), "both increments kept: 10 + 5 + 1");
+    assert_eq!(
+        b.get("n").unwrap(),
+        Some(16),
+        "both increments kept: 10 + 5 + 1"
+    );
 
     // A default merge applies to keys without their own.
-    b.set_default_merge(value_merge_fn(|_old, ours: Option<&i64>, theirs: Option<&i64>| {
-        Ok(*ours.unwrap_or(&0).max(theirs.unwrap_or(&0)))
-    }))
+    b.set_default_merge(value_merge_fn(
+        |_old, ours: Option<&i64>, theirs: Option<&i64>| {
+            Ok(*ours.unwrap_or(&0).max(theirs.unwrap_or(&0)))
+        },
+    ))
     .unwrap();
     a.set("m", 5).unwrap();
     commit(&a);
@@ -199,7 +224,10 @@ fn codec_errors_name_the_key() {
     let s = Staged::new(Versioned::in_memory().unwrap(), Json::<Unencodable>::new());
     s.set("bad", Unencodable::from([(vec![1], 1)])).unwrap();
     let err = s.commit(&StoreCommitOptions::new()).unwrap_err();
-    assert!(matches!(&err, Error::Codec { key, .. } if key == "bad"), "{err}");
+    assert!(
+        matches!(&err, Error::Codec { key, .. } if key == "bad"),
+        "{err}"
+    );
     assert!(s.has_changes());
 
     // Bytes another writer stored that this codec cannot read.
@@ -209,7 +237,13 @@ fn codec_errors_name_the_key() {
     let mut v = v;
     v.commit(&change, &CommitOptions::new()).unwrap();
     let s = Staged::new(v, Json::<String>::new());
-    assert!(matches!(s.get("raw"), Err(Error::Codec { action: "decode", .. })));
+    assert!(matches!(
+        s.get("raw"),
+        Err(Error::Codec {
+            action: "decode",
+            ..
+        })
+    ));
 }
 
 #[test]
@@ -219,7 +253,10 @@ fn typed_values_with_every_codec() {
         id: u32,
         tags: Vec<String>,
     }
-    let task = Task { id: 7, tags: vec!["a".into()] };
+    let task = Task {
+        id: 7,
+        tags: vec!["a".into()],
+    };
     let json = Staged::new(Versioned::in_memory().unwrap(), Json::<Task>::new());
     json.set("t", task.clone()).unwrap();
     commit(&json);
@@ -235,15 +272,22 @@ fn typed_values_with_every_codec() {
     let raw = Staged::new(Versioned::in_memory().unwrap(), Raw);
     raw.set("b", vec![0, 255]).unwrap();
     commit(&raw);
-    assert_eq!(raw.with_versioned(|v| v.get("b").unwrap()), Some(vec![0, 255]));
+    assert_eq!(
+        raw.with_versioned(|v| v.get("b").unwrap()),
+        Some(vec![0, 255])
+    );
 }
 
 #[test]
 fn commit_info_passes_through() {
     let s = staged();
     s.set("k", json(1)).unwrap();
-    s.commit(&StoreCommitOptions::new().info(serde_json::json!({"step": 1}))).unwrap();
-    assert_eq!(s.with_versioned(|v| v.commit_info(None).unwrap()), Some(serde_json::json!({"step": 1})));
+    s.commit(&StoreCommitOptions::new().info(serde_json::json!({"step": 1})))
+        .unwrap();
+    assert_eq!(
+        s.with_versioned(|v| v.commit_info(None).unwrap()),
+        Some(serde_json::json!({"step": 1}))
+    );
 }
 
 // ---- Live --------------------------------------------------------------
@@ -261,7 +305,9 @@ fn live_writes_at_once_and_refuses_versioning() {
     assert!(unsupported(s.commit(&StoreCommitOptions::new()).map(drop)));
     assert!(unsupported(s.reset()));
     assert!(unsupported(s.create_branch("x").map(drop)));
-    assert!(unsupported(s.checkout("0".repeat(40).parse().unwrap(), None).map(drop)));
+    assert!(unsupported(
+        s.checkout("0".repeat(40).parse().unwrap(), None).map(drop)
+    ));
     assert!(unsupported(s.list_branches().map(drop)));
 }
 
@@ -282,7 +328,10 @@ fn namespaces_isolate_and_prefix() {
     assert!(!s.has_changes(), "a namespace commits the whole store");
     assert_eq!(agent.namespace(), Some("agent"));
     assert!(agent.contains("state").unwrap());
-    assert_eq!(agent.get_many(&["state", "nope"]).unwrap(), [("state".to_owned(), Value::from("running"))]);
+    assert_eq!(
+        agent.get_many(&["state", "nope"]).unwrap(),
+        [("state".to_owned(), Value::from("running"))]
+    );
 }
 
 #[test]
@@ -295,9 +344,17 @@ fn nested_namespaces_and_direct_children() {
     ns2.set("task", Value::from("t1")).unwrap();
     ns1.set("top", json(1)).unwrap();
     assert_eq!(s.get("agent/worker/task").unwrap(), Some(Value::from("t1")));
-    assert_eq!(ns1.keys().unwrap(), ["top"], "keys are direct children only");
+    assert_eq!(
+        ns1.keys().unwrap(),
+        ["top"],
+        "keys are direct children only"
+    );
     assert_eq!(ns1.descendant_keys().unwrap(), ["top", "worker/task"]);
-    assert_eq!(ns2.keys().unwrap(), ["task"], "a nested view lists its own children");
+    assert_eq!(
+        ns2.keys().unwrap(),
+        ["task"],
+        "a nested view lists its own children"
+    );
     assert_eq!(ns2.descendant_keys().unwrap(), ["task"]);
     assert_eq!(ns2.len().unwrap(), 1);
     assert_eq!(ns1.len().unwrap(), 1);
@@ -308,8 +365,14 @@ fn nested_namespaces_and_direct_children() {
 #[test]
 fn namespace_names_with_slashes_are_refused() {
     let s = staged();
-    assert!(matches!(Namespaced::new(s.clone(), "a/b"), Err(Error::InvalidArgument(_))));
-    assert!(matches!(Namespaced::new(s, ""), Err(Error::InvalidArgument(_))));
+    assert!(matches!(
+        Namespaced::new(s.clone(), "a/b"),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        Namespaced::new(s, ""),
+        Err(Error::InvalidArgument(_))
+    ));
 }
 
 #[test]
@@ -327,7 +390,11 @@ fn namespace_merge_functions_are_prefixed_and_defaults_store_wide() {
     b.set("other", 2).unwrap();
     ns.commit(&StoreCommitOptions::new()).unwrap();
     assert_eq!(ns.get("hits").unwrap(), Some(7));
-    assert_eq!(b.get("other").unwrap(), Some(1), "the default applies outside the namespace too");
+    assert_eq!(
+        b.get("other").unwrap(),
+        Some(1),
+        "the default applies outside the namespace too"
+    );
 }
 
 #[test]
@@ -363,7 +430,12 @@ fn namespace_listing_reads_only_the_namespace() {
         change.set(format!("target/{i:03}"), b"2".to_vec()).unwrap();
     }
     v.commit(&change, &CommitOptions::new()).unwrap();
-    let depth = u64::from(kvit::Tree::open(kv.clone(), 1 << 20).unwrap().depth(v.root()).unwrap());
+    let depth = u64::from(
+        kvit::Tree::open(kv.clone(), 1 << 20)
+            .unwrap()
+            .depth(v.root())
+            .unwrap(),
+    );
 
     // Cold: a new handle on the same backend.
     let s = Staged::new(Versioned::open(kv).unwrap(), Raw);
@@ -373,7 +445,11 @@ fn namespace_listing_reads_only_the_namespace() {
     assert_eq!(keys.len(), 100);
     let counts = counting.counts();
     // The path down plus the few leaves that hold 100 keys — never the million.
-    assert!(counts.keys_read <= depth + 2 + 100 / 10, "read {} nodes at depth {depth}", counts.keys_read);
+    assert!(
+        counts.keys_read <= depth + 2 + 100 / 10,
+        "read {} nodes at depth {depth}",
+        counts.keys_read
+    );
 }
 
 // ---- concurrency ---------------------------------------------------------
@@ -412,7 +488,10 @@ fn two_staged_handles_commit_concurrently_with_exact_counts() {
         }
     });
     let read = |branch: &str| {
-        let v = Versioned::options().branch(branch).open(kv.clone()).unwrap();
+        let v = Versioned::options()
+            .branch(branch)
+            .open(kv.clone())
+            .unwrap();
         Staged::new(v, Json::<i64>::new()).get("counter").unwrap()
     };
     assert_eq!(read("main"), Some(100));
@@ -447,21 +526,40 @@ fn store_builder_defaults_to_memory_on_main() {
 #[test]
 fn store_builder_opens_disk_stores_and_needs_a_path() {
     let dir = tempfile::tempdir().unwrap();
-    let s = kvit::store().disk(dir.path().join("db")).open_json().unwrap();
+    let s = kvit::store()
+        .disk(dir.path().join("db"))
+        .open_json()
+        .unwrap();
     s.set("k", json(1)).unwrap();
     commit(&s);
-    let again = kvit::store().storage(kvit::Storage::Disk).path(dir.path().join("db")).open_json().unwrap();
+    let again = kvit::store()
+        .storage(kvit::Storage::Disk)
+        .path(dir.path().join("db"))
+        .open_json()
+        .unwrap();
     assert_eq!(again.get("k").unwrap(), Some(json(1)));
-    let err = kvit::store().storage(kvit::Storage::Disk).open_json().unwrap_err();
-    assert!(matches!(&err, Error::InvalidArgument(message) if message.contains("path")), "{err}");
+    let err = kvit::store()
+        .storage(kvit::Storage::Disk)
+        .open_json()
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidArgument(message) if message.contains("path")),
+        "{err}"
+    );
 }
 
 #[test]
 fn store_builder_branch_and_codec() {
-    let s = kvit::store().branch("dev").open(MessagePack::<Vec<String>>::new()).unwrap();
+    let s = kvit::store()
+        .branch("dev")
+        .open(MessagePack::<Vec<String>>::new())
+        .unwrap();
     assert_eq!(s.branch(), "dev");
     assert_eq!(s.list_branches().unwrap(), ["dev"]);
-    assert!(matches!(kvit::store().branch("bad name").open_json(), Err(Error::InvalidBranchName { .. })));
+    assert!(matches!(
+        kvit::store().branch("bad name").open_json(),
+        Err(Error::InvalidBranchName { .. })
+    ));
 }
 
 #[test]
@@ -477,10 +575,19 @@ fn store_builder_bounds_size_with_gc() {
     // The most recently written keys survive; the oldest were dropped.
     assert!(s.contains("k49").unwrap());
     assert!(!s.contains("k00").unwrap());
-    assert!(matches!(kvit::store().high_water_bytes(0).open_json(), Err(Error::InvalidArgument(_))));
-    assert!(matches!(kvit::store().low_water_bytes(10).open_json(), Err(Error::InvalidArgument(_))));
+    assert!(matches!(
+        kvit::store().high_water_bytes(0).open_json(),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        kvit::store().low_water_bytes(10).open_json(),
+        Err(Error::InvalidArgument(_))
+    ));
     let dev = s.create_branch("dev").unwrap();
-    assert!(dev.with_gc(|gc| gc.high_water()).is_some(), "branches keep the size bound");
+    assert!(
+        dev.with_gc(|gc| gc.high_water()).is_some(),
+        "branches keep the size bound"
+    );
 }
 
 #[test]
@@ -496,6 +603,12 @@ fn cached_reads_still_count_as_uses_for_the_size_bound() {
         s.set(&format!("k{i}"), vec![b'x'; 100]).unwrap();
         commit(&s);
     }
-    assert!(s.contains("k0").unwrap(), "a key read from the cache is warm");
-    assert!(!s.contains("k1").unwrap(), "an older untouched key was dropped first");
+    assert!(
+        s.contains("k0").unwrap(),
+        "a key read from the cache is warm"
+    );
+    assert!(
+        !s.contains("k1").unwrap(),
+        "an older untouched key was dropped first"
+    );
 }

@@ -27,7 +27,12 @@ fn apply(tree: &Tree, root: ObjectId, batch_edits: &BTreeMap<String, Option<Vec<
     let mut batch = WriteBatch::new();
     let edits: Edits = batch_edits
         .iter()
-        .map(|(key, value)| (Arc::from(key.as_str()), value.as_deref().map(|v| ValueRef::store(v, &mut batch))))
+        .map(|(key, value)| {
+            (
+                Arc::from(key.as_str()),
+                value.as_deref().map(|v| ValueRef::store(v, &mut batch)),
+            )
+        })
         .collect();
     let root = tree.apply(root, &edits, &mut batch).unwrap();
     batch.write_to(tree.kv()).unwrap();
@@ -63,7 +68,11 @@ fn value_strategy() -> impl Strategy<Value = Vec<u8>> {
 
 fn batches_strategy() -> impl Strategy<Value = Vec<BTreeMap<String, Option<Vec<u8>>>>> {
     proptest::collection::vec(
-        proptest::collection::btree_map(key_strategy(), proptest::option::weighted(0.7, value_strategy()), 0..120),
+        proptest::collection::btree_map(
+            key_strategy(),
+            proptest::option::weighted(0.7, value_strategy()),
+            0..120,
+        ),
         1..12,
     )
 }
@@ -168,8 +177,9 @@ fn reading_one_key_of_a_large_store_reads_one_path() {
     let counting = Arc::new(Counting::new(Memory::new()));
     let tree = Tree::open(counting.clone(), CACHE).unwrap();
     let n = 200_000;
-    let batch: BTreeMap<String, Option<Vec<u8>>> =
-        (0..n).map(|i| (format!("user/{i:08}"), Some(format!("{i}").into_bytes()))).collect();
+    let batch: BTreeMap<String, Option<Vec<u8>>> = (0..n)
+        .map(|i| (format!("user/{i:08}"), Some(format!("{i}").into_bytes())))
+        .collect();
     let root = apply(&tree, empty_root(&tree), &batch);
     let depth = u64::from(tree.depth(root).unwrap());
 
@@ -185,7 +195,10 @@ fn reading_one_key_of_a_large_store_reads_one_path() {
     // A namespace scan of 100 keys touches the path plus the leaves holding them.
     let cold = Tree::open(counting.clone(), CACHE).unwrap();
     counting.reset();
-    let found = cold.prefix(root, "user/0000").filter_map(Result::ok).count();
+    let found = cold
+        .prefix(root, "user/0000")
+        .filter_map(Result::ok)
+        .count();
     assert_eq!(found, 10_000);
     let counts = counting.counts();
     assert!(counts.keys_read < 10_000 / 10, "{counts:?}");
