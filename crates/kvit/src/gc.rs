@@ -109,10 +109,12 @@ fn collect(kv: &dyn KvStore, min_age: Duration) -> Result<Collected> {
     let mut collected = Collected::default();
     let deleted = delete(kv, &scanned, &mut collected);
 
-    // (5) A writer may have stored an object again between (1) and (4) for a
-    // commit that (1) did not see and whose head move (2) did not see: give
-    // back whatever a head or a young commit reaches now. This runs even when
-    // (4) failed partway.
+    // (5) A safety net for what (4) cannot see: a commit written after (1)
+    // that reuses, without storing them again, objects only an orphan held
+    // (a cursor left on a commit that a reset or rebase orphaned). Give back
+    // whatever a head or a young commit reaches now, even if (4) failed
+    // partway. Objects a writer stored again were never removed: (4) removes
+    // only what still holds the bytes the scan saw.
     if !scanned.is_empty() {
         restore(kv, &scanned, &marked, cutoff, &mut collected)?;
     }
@@ -120,18 +122,22 @@ fn collect(kv: &dyn KvStore, min_age: Duration) -> Result<Collected> {
 }
 
 /// Step (4): removes `doomed`, commits first so that a failure partway never
-/// leaves a commit whose nodes are gone.
+/// leaves a commit whose nodes are gone. Each object is removed only if it
+/// still holds the bytes the scan saw: a writer that stored it again since
+/// (with a fresh write time) keeps it.
 fn delete(kv: &dyn KvStore, doomed: &Objects, collected: &mut Collected) -> Result<()> {
     for kind in [Kind::Commit, Kind::Node, Kind::Blob] {
-        let keys: Vec<String> = doomed
-            .keys()
-            .filter(|(k, _)| *k == kind)
-            .map(|(k, id)| k.key(id))
+        let entries: Vec<(String, &[u8])> = doomed
+            .iter()
+            .filter(|((k, _), _)| *k == kind)
+            .map(|((k, id), object)| (k.key(id), object.stored.as_slice()))
             .collect();
-        for chunk in keys.chunks(CHUNK) {
-            let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
-            kv.remove_many(&refs)?;
-            *count_of(collected, kind) += chunk.len();
+        for chunk in entries.chunks(CHUNK) {
+            let refs: Vec<(&str, &[u8])> = chunk
+                .iter()
+                .map(|(key, stored)| (key.as_str(), *stored))
+                .collect();
+            *count_of(collected, kind) += kv.remove_if_unchanged(&refs)?;
         }
     }
     Ok(())

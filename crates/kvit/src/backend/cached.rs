@@ -120,6 +120,13 @@ impl<S: KvStore> KvStore for Cached<S> {
         self.inner.remove_many(keys)
     }
 
+    fn remove_if_unchanged(&self, entries: &[(&str, &[u8])]) -> Result<usize> {
+        for (key, _) in entries {
+            self.cache.remove(*key);
+        }
+        self.inner.remove_if_unchanged(entries)
+    }
+
     fn cas(&self, key: &str, value: &[u8], expected: Option<&[u8]>) -> Result<bool> {
         self.cache.remove(key);
         self.inner.cas(key, value, expected)

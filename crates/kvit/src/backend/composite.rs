@@ -119,6 +119,21 @@ impl KvStore for Composite {
         self.authority().remove_many(keys)
     }
 
+    fn remove_if_unchanged(&self, entries: &[(&str, &[u8])]) -> Result<usize> {
+        // The authority decides; the faster tiers only drop their copies of
+        // what it removed, whatever bytes those copies hold.
+        let mut removed = Vec::new();
+        for entry in entries {
+            if self.authority().remove_if_unchanged(&[*entry])? == 1 {
+                removed.push(entry.0);
+            }
+        }
+        for tier in self.caches() {
+            tier.remove_many(&removed)?;
+        }
+        Ok(removed.len())
+    }
+
     fn cas(&self, key: &str, value: &[u8], expected: Option<&[u8]>) -> Result<bool> {
         self.authority().cas(key, value, expected)
     }

@@ -18,6 +18,7 @@ pub fn run_all<S: KvStore + ?Sized>(store: &S) {
     get_many_alignment(store);
     batch_writes(store);
     cas_semantics(store);
+    conditional_removal(store);
     all_byte_values(store);
     empty_values(store);
     large_value(store);
@@ -28,6 +29,62 @@ pub fn run_all<S: KvStore + ?Sized>(store: &S) {
     store
         .clear()
         .unwrap_or_else(|error| panic!("conformance: final clear failed: {error}"));
+}
+
+/// `remove_if_unchanged` removes exactly the keys still holding the given
+/// bytes, and reports how many.
+pub fn conditional_removal<S: KvStore + ?Sized>(store: &S) {
+    const CHECK: &str = "conditional_removal";
+    fresh(store, CHECK);
+    ok(
+        store.set_many(&[("a", b"1"), ("b", b"2"), ("c", b""), ("d", b"4")]),
+        CHECK,
+        "set_many",
+    );
+    let removed = ok(
+        store.remove_if_unchanged(&[
+            ("a", b"1"),
+            ("b", b"changed"),
+            ("c", b""),
+            ("missing", b"1"),
+            ("d", b"44"),
+        ]),
+        CHECK,
+        "remove_if_unchanged",
+    );
+    assert_eq!(
+        removed, 2,
+        "{CHECK}: only a and c still held the given bytes"
+    );
+    assert_eq!(
+        ok(store.get("a"), CHECK, "get"),
+        None,
+        "{CHECK}: a was unchanged and must be gone"
+    );
+    assert_eq!(
+        ok(store.get("b"), CHECK, "get").as_deref(),
+        Some(&b"2"[..]),
+        "{CHECK}: b changed and must stay"
+    );
+    assert_eq!(
+        ok(store.get("c"), CHECK, "get"),
+        None,
+        "{CHECK}: an empty value matches an empty expectation"
+    );
+    assert_eq!(
+        ok(store.get("d"), CHECK, "get").as_deref(),
+        Some(&b"4"[..]),
+        "{CHECK}: a longer expectation must not match"
+    );
+    assert_eq!(
+        ok(store.get("missing"), CHECK, "get"),
+        None,
+        "{CHECK}: a missing key stays missing"
+    );
+    assert_eq!(
+        ok(store.remove_if_unchanged(&[]), CHECK, "remove_if_unchanged"),
+        0
+    );
 }
 
 /// Unwraps a backend result, panicking with the check and operation on error.

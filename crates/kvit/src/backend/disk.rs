@@ -52,6 +52,7 @@ const INSERT_IF_ABSENT: &str =
 const UPDATE_IF_EQUAL: &str = "UPDATE kv SET value = ?2 WHERE key = ?1 AND value = ?3";
 const DELETE: &str = "DELETE FROM kv WHERE key = ?1";
 const DELETE_ALL: &str = "DELETE FROM kv";
+const DELETE_IF_UNCHANGED: &str = "DELETE FROM kv WHERE key = ?1 AND value = ?2";
 // Prefix scans are ranges on the primary key: `key >= prefix AND key < upper`,
 // or an open-ended range when the prefix has no upper bound. SQLite compares
 // TEXT with memcmp, which on UTF-8 is code point order, the order the trait
@@ -473,6 +474,20 @@ impl KvStore for Disk {
                 statement.execute([key])?;
             }
             Ok(())
+        })
+    }
+
+    fn remove_if_unchanged(&self, entries: &[(&str, &[u8])]) -> Result<usize> {
+        if entries.is_empty() {
+            return Ok(0);
+        }
+        self.write("remove_if_unchanged", |transaction| {
+            let mut statement = transaction.prepare_cached(DELETE_IF_UNCHANGED)?;
+            let mut removed = 0;
+            for (key, expected) in entries {
+                removed += statement.execute(rusqlite::params![key, expected])?;
+            }
+            Ok(removed)
         })
     }
 

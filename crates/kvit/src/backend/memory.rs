@@ -131,6 +131,18 @@ impl KvStore for Memory {
         Ok(())
     }
 
+    fn remove_if_unchanged(&self, entries: &[(&str, &[u8])]) -> Result<usize> {
+        let mut map = self.write();
+        let mut removed = 0;
+        for (key, expected) in entries {
+            if map.get(*key).map(Vec::as_slice) == Some(*expected) {
+                map.remove(*key);
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
     fn contains(&self, key: &str) -> Result<bool> {
         Ok(self.read().contains_key(key))
     }

@@ -92,6 +92,27 @@ pub trait KvStore: Send + Sync {
         keys.iter().try_for_each(|key| self.remove(key))
     }
 
+    /// Removes each key whose value still equals the one given with it; a
+    /// key whose value changed (or that is gone) is left alone. Returns how
+    /// many were removed. Garbage collection deletes through this, so an
+    /// object a writer stored again after the collector looked is kept.
+    ///
+    /// The default checks and removes one key at a time and is not atomic;
+    /// every backend kvit ships overrides it with an atomic version.
+    ///
+    /// # Errors
+    /// A backend failure.
+    fn remove_if_unchanged(&self, entries: &[(&str, &[u8])]) -> Result<usize> {
+        let mut removed = 0;
+        for (key, expected) in entries {
+            if self.get(key)?.as_deref() == Some(*expected) {
+                self.remove(key)?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
     /// Whether `key` is present.
     ///
     /// # Errors
@@ -149,6 +170,9 @@ macro_rules! forward_kv_store {
                 (**self).set_many(entries)
             }
             fn remove_many(&self, keys: &[&str]) -> Result<()> { (**self).remove_many(keys) }
+            fn remove_if_unchanged(&self, entries: &[(&str, &[u8])]) -> Result<usize> {
+                (**self).remove_if_unchanged(entries)
+            }
             fn contains(&self, key: &str) -> Result<bool> { (**self).contains(key) }
             fn keys(&self) -> Result<Vec<String>> { (**self).keys() }
             fn items(&self) -> Result<Vec<(String, Vec<u8>)>> { (**self).items() }

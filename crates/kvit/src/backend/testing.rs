@@ -142,6 +142,11 @@ impl<S: KvStore> KvStore for Counting<S> {
         self.inner.remove_many(keys)
     }
 
+    fn remove_if_unchanged(&self, entries: &[(&str, &[u8])]) -> Result<usize> {
+        self.record("remove_if_unchanged", entries.len(), entries.len(), 0);
+        self.inner.remove_if_unchanged(entries)
+    }
+
     fn contains(&self, key: &str) -> Result<bool> {
         self.record("contains", 1, 0, 0);
         self.inner.contains(key)
@@ -231,5 +236,10 @@ impl<S: KvStore> KvStore for Failing<S> {
     fn remove_many(&self, keys: &[&str]) -> Result<()> {
         self.check("remove_many")?;
         self.inner.remove_many(keys)
+    }
+
+    fn remove_if_unchanged(&self, entries: &[(&str, &[u8])]) -> Result<usize> {
+        self.check("remove_if_unchanged")?;
+        self.inner.remove_if_unchanged(entries)
     }
 }
