@@ -29,6 +29,15 @@ pub(crate) fn key(obj: &Bound<'_, PyAny>) -> PyResult<String> {
     }
 }
 
+/// A timeout argument in seconds as a duration: finite and not negative.
+pub(crate) fn seconds(name: &str, seconds: f64) -> PyResult<std::time::Duration> {
+    std::time::Duration::try_from_secs_f64(seconds).map_err(|_| {
+        PyValueError::new_err(format!(
+            "{name} must be a non-negative number of seconds, not {seconds}"
+        ))
+    })
+}
+
 /// Every key of a `*keys` argument.
 pub(crate) fn keys(args: &Bound<'_, PyTuple>) -> PyResult<Vec<String>> {
     args.iter().map(|item| key(&item)).collect()

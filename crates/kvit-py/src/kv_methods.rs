@@ -1,4 +1,5 @@
-//! The `KVStore` methods shared by the native backends (`Memory`, `Disk`):
+//! The `KVStore` methods shared by the native backends (`Memory`, `Disk`,
+//! `Redis`, `Postgres`):
 //! argument checks and conversions in one place, the storage call in the
 //! backend's own class.
 

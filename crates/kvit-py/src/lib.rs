@@ -19,7 +19,9 @@ mod kv_methods;
 mod memory;
 mod merge_fn;
 mod merge_result;
+mod postgres_store;
 mod python_store;
+mod redis_store;
 mod staged;
 mod versioned;
 
@@ -31,6 +33,8 @@ fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     memory::register(module)?;
     disk::register(module)?;
+    redis_store::register(module)?;
+    postgres_store::register(module)?;
     merge_result::register(module)?;
     versioned::register(module)?;
     gc_versioned::register(module)?;

@@ -16,6 +16,8 @@ use crate::convert;
 use crate::disk::PyDisk;
 use crate::error::type_error;
 use crate::memory::PyMemory;
+use crate::postgres_store::PyPostgres;
+use crate::redis_store::PyRedis;
 
 static KV_STORE_CLASS: GILOnceCell<Py<PyType>> = GILOnceCell::new();
 
@@ -37,13 +39,23 @@ pub(crate) fn resolve(
     if let Ok(disk) = store.downcast::<PyDisk>() {
         return Ok((Arc::new(disk.get().inner.clone()), store.clone().unbind()));
     }
+    if let Ok(redis) = store.downcast::<PyRedis>() {
+        return Ok((Arc::new(redis.get().inner.clone()), store.clone().unbind()));
+    }
+    if let Ok(postgres) = store.downcast::<PyPostgres>() {
+        return Ok((
+            Arc::new(postgres.get().inner.clone()),
+            store.clone().unbind(),
+        ));
+    }
     let kv_store = KV_STORE_CLASS.import(py, "kvit.kv.base", "KVStore")?;
     if store.is_instance(kv_store)? {
         let adapter = PythonStore::new(store.clone().unbind());
         return Ok((Arc::new(adapter), store.clone().unbind()));
     }
     Err(type_error(format!(
-        "store must be a kvit.KVStore (Memory, Disk or a KVStore subclass), not {}",
+        "store must be a kvit.KVStore (Memory, Disk, Redis, Postgres or a KVStore \
+         subclass), not {}",
         convert::type_name(store)
     )))
 }

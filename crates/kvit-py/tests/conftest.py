@@ -1,14 +1,106 @@
-"""Fixtures shared by every test: stores parametrized over the backends."""
+"""Fixtures shared by every test: stores parametrized over the backends.
+
+The network backends run when their server is named in the environment
+(``make test`` starts loopback servers and sets both): ``KVIT_REDIS_URL``
+and ``KVIT_POSTGRES_URL``. Otherwise their cases are skipped, saying why.
+Every network store a test opens has a key prefix (Redis) or table
+(PostgreSQL) of its own, emptied when the test ends; the tables are dropped
+when the session ends.
+"""
 
 from __future__ import annotations
 
+import itertools
+import os
+import shutil
+import subprocess
 import threading
+import uuid
 from typing import Callable, Iterator, Optional
 
 import pytest
 
 import kvit
 from kvit import KVStore
+
+REDIS_URL = os.environ.get("KVIT_REDIS_URL") or None
+POSTGRES_URL = os.environ.get("KVIT_POSTGRES_URL") or None
+NO_REDIS = "KVIT_REDIS_URL is not set (make test starts a loopback Redis and sets it)"
+NO_POSTGRES = "KVIT_POSTGRES_URL is not set (make test starts a loopback PostgreSQL and sets it)"
+
+# Names no other run, process or test shares: a random run token, then a
+# sequence number. No prefix is the start of another (each ends in ':').
+_RUN = f"{os.getpid()}_{uuid.uuid4().hex[:8]}"
+_SEQUENCE = itertools.count()
+_TABLES: list[str] = []
+
+
+def unique_prefix() -> str:
+    """A Redis key prefix no other store in any run uses."""
+    return f"kvit-py:{_RUN}:{next(_SEQUENCE)}:"
+
+
+def unique_table() -> str:
+    """A PostgreSQL table name no other store in any run uses; dropped at
+    the end of the session."""
+    name = f"kvit_py_{_RUN}_{next(_SEQUENCE)}"
+    _TABLES.append(name)
+    return name
+
+
+def drop_tables() -> None:
+    """Drops every table :func:`unique_table` named, with psql if it is
+    installed (the tables are empty already: each test clears its own)."""
+    psql = shutil.which("psql")
+    if not _TABLES or POSTGRES_URL is None or psql is None:
+        return
+    names = ", ".join(f'"{name}"' for name in _TABLES)
+    subprocess.run(
+        [psql, "-q", "-v", "ON_ERROR_STOP=1", "-d", POSTGRES_URL, "-c", f"DROP TABLE IF EXISTS {names}"],
+        check=False,
+        capture_output=True,
+        timeout=60,
+    )
+    _TABLES.clear()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    drop_tables()
+
+
+class NetworkStores:
+    """Opens network stores for one test, each under its own prefix or
+    table, and empties them all when the test ends."""
+
+    def __init__(self) -> None:
+        self.opened: list[KVStore] = []
+
+    def redis(self, prefix: Optional[str] = None) -> kvit.Redis:
+        if REDIS_URL is None:
+            pytest.skip(NO_REDIS)
+        store = kvit.Redis(REDIS_URL, prefix=unique_prefix() if prefix is None else prefix)
+        self.opened.append(store)
+        return store
+
+    def postgres(self, table: Optional[str] = None) -> kvit.Postgres:
+        if POSTGRES_URL is None:
+            pytest.skip(NO_POSTGRES)
+        store = kvit.Postgres(POSTGRES_URL, table=unique_table() if table is None else table)
+        self.opened.append(store)
+        return store
+
+    def close(self) -> None:
+        for store in self.opened:
+            store.clear()
+        self.opened.clear()
+
+
+@pytest.fixture
+def network_stores() -> Iterator[NetworkStores]:
+    """Opens Redis and PostgreSQL stores that are emptied after the test."""
+    stores = NetworkStores()
+    yield stores
+    stores.close()
 
 
 class DictStore(KVStore):
@@ -44,11 +136,21 @@ class DictStore(KVStore):
             return True
 
 
-BACKENDS = ["memory", "disk", "python"]
+BACKENDS = [
+    "memory",
+    "disk",
+    "python",
+    pytest.param("redis", marks=pytest.mark.skipif(REDIS_URL is None, reason=NO_REDIS)),
+    pytest.param("postgres", marks=pytest.mark.skipif(POSTGRES_URL is None, reason=NO_POSTGRES)),
+]
 
 
 @pytest.fixture(params=BACKENDS)
-def make_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Callable[[], KVStore]:
+def make_store(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    network_stores: NetworkStores,
+) -> Callable[[], KVStore]:
     """A factory of fresh, empty stores of one backend kind."""
     kind = request.param
 
@@ -57,6 +159,10 @@ def make_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
             return kvit.Memory()
         if kind == "disk":
             return kvit.Disk(tmp_path_factory.mktemp("disk"))
+        if kind == "redis":
+            return network_stores.redis()
+        if kind == "postgres":
+            return network_stores.postgres()
         return DictStore()
 
     return make

@@ -53,9 +53,42 @@ def test_path_is_only_for_disk(tmp_path: Path) -> None:
 
 def test_unknown_storage() -> None:
     with pytest.raises(ValueError, match="storage"):
-        kvit.store(storage="redis")
+        kvit.store(storage="sqlite")
     with pytest.raises(ValueError):
         kvit.store("Memory")
+
+
+def test_network_storage_needs_a_url() -> None:
+    for storage in ("redis", "postgres"):
+        with pytest.raises(ValueError, match="needs a url"):
+            kvit.store(storage=storage)
+
+
+def test_url_prefix_and_table_only_where_they_apply(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="url"):
+        kvit.store(url="redis://127.0.0.1:6379")
+    with pytest.raises(ValueError, match="url"):
+        kvit.store(storage="disk", path=tmp_path, url="redis://127.0.0.1:6379")
+    with pytest.raises(ValueError, match="path"):
+        kvit.store(storage="redis", url="redis://127.0.0.1:6379", path=tmp_path)
+    with pytest.raises(ValueError, match="prefix"):
+        kvit.store(prefix="app:")
+    with pytest.raises(ValueError, match="prefix"):
+        kvit.store(storage="postgres", url="postgres://127.0.0.1/db", prefix="app:")
+    with pytest.raises(ValueError, match="table"):
+        kvit.store(storage="redis", url="redis://127.0.0.1:6379", table="t")
+    with pytest.raises(ValueError, match="table"):
+        kvit.store(storage="disk", path=tmp_path, table="t")
+    # Refused before anything is opened.
+    assert not list(tmp_path.iterdir())
+
+
+def test_malformed_urls_are_value_errors() -> None:
+    # Checked before any connection is tried, so no server is needed.
+    with pytest.raises(ValueError, match="Redis URL"):
+        kvit.store(storage="redis", url="not a url")
+    with pytest.raises(ValueError, match="PostgreSQL connection URL"):
+        kvit.store(storage="postgres", url="postgres://127.0.0.1:notaport/db")
 
 
 def test_branch(tmp_path: Path) -> None:

@@ -12,12 +12,16 @@ import pytest
 import kvit
 from kvit import Live, MergeResult, Namespaced, Staged, Store, Versioned
 
-from conftest import DictStore
+from conftest import NO_POSTGRES, NO_REDIS, POSTGRES_URL, REDIS_URL, DictStore, NetworkStores
 
 IMPLEMENTATIONS = [
     "staged-memory",
     "staged-disk",
     "staged-python",
+    pytest.param("staged-redis", marks=pytest.mark.skipif(REDIS_URL is None, reason=NO_REDIS)),
+    pytest.param(
+        "staged-postgres", marks=pytest.mark.skipif(POSTGRES_URL is None, reason=NO_POSTGRES)
+    ),
     "live",
     "namespaced-staged",
     "namespaced-live",
@@ -25,7 +29,11 @@ IMPLEMENTATIONS = [
 ]
 
 
-def make(kind: str, tmp_path: Path) -> Store:
+def make(kind: str, tmp_path: Path, network_stores: NetworkStores) -> Store:
+    if kind == "staged-redis":
+        return Staged(Versioned(network_stores.redis()))
+    if kind == "staged-postgres":
+        return Staged(Versioned(network_stores.postgres()))
     if kind == "staged-memory":
         return Staged(Versioned(kvit.Memory()))
     if kind == "staged-disk":
@@ -42,8 +50,8 @@ def make(kind: str, tmp_path: Path) -> Store:
 
 
 @pytest.fixture(params=IMPLEMENTATIONS)
-def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
-    return make(request.param, tmp_path)
+def any_store(request: pytest.FixtureRequest, tmp_path: Path, network_stores: NetworkStores) -> Store:
+    return make(request.param, tmp_path, network_stores)
 
 
 def versioned(store: Store) -> bool:

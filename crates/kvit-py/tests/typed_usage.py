@@ -126,6 +126,33 @@ def backend(store: KVStore) -> Versioned:
     return Versioned(store, branch="main")
 
 
+def network_usage(redis_url: str, prefix: str, postgres_url: str, table: str) -> list[Staged]:
+    redis = kvit.Redis(redis_url, prefix=prefix, connect_timeout=5.0, response_timeout=30.0)
+    redis_prefix: str = redis.prefix
+    address: str = redis.address
+    redis.ping()
+    postgres = kvit.Postgres(postgres_url, table=table, pool_size=2, connect_timeout=5.0)
+    table_name: str = postgres.table
+    connections: int = postgres.pool_size
+    assert (redis_prefix, table_name, connections) == (prefix, table, 2) and address
+    for backend_store in (redis, postgres):
+        backend_store.set("raw", b"1")
+        swapped: bool = backend_store.cas("raw", b"2", b"1")
+        values: dict[str, bytes] = backend_store.get_many("raw")
+        assert swapped and values == {"raw": b"2"}
+        backend_store.clear()
+        backend(backend_store)
+    stores = [
+        kvit.store(storage="redis", url=redis_url, prefix=prefix),
+        kvit.store(storage="postgres", url=postgres_url, table=table, branch="dev"),
+    ]
+    for s in stores:
+        s["visits"] = 1
+        s.set_merge_fn("visits", counter())
+        s.commit()
+    return stores
+
+
 def run(tmp: Path) -> None:
     staged_usage()
     json_store(tmp / "db")["x"] = [1]

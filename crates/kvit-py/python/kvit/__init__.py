@@ -26,7 +26,7 @@ from kvit.errors import (
     MergeConflict,
 )
 from kvit.factory import store
-from kvit.kv import Disk, KVStore, Memory
+from kvit.kv import Disk, KVStore, Memory, Postgres, Redis
 from kvit.live import Live
 from kvit.merges import MergeFn, counter, last_writer_wins
 from kvit.namespaced import Namespaced
@@ -50,7 +50,9 @@ __all__ = [
     "MergeFn",
     "MergeResult",
     "Namespaced",
+    "Postgres",
     "RebaseResult",
+    "Redis",
     "Staged",
     "Store",
     "Versioned",

@@ -31,7 +31,8 @@ class KvitError(Exception):
 
 
 class BackendError(KvitError, OSError):
-    """A built-in storage backend failed (I/O, SQLite, a closed handle)."""
+    """A built-in storage backend failed (I/O, SQLite, a closed handle, a
+    Redis or PostgreSQL server that cannot be reached or fails a request)."""
 
 
 class CorruptionError(KvitError):

@@ -9,15 +9,22 @@ from kvit._native import GCVersioned, Versioned
 from kvit.kv.base import KVStore
 from kvit.kv.disk import Disk
 from kvit.kv.memory import Memory
+from kvit.kv.postgres import Postgres
+from kvit.kv.redis import Redis
 from kvit.staged import Staged
 
 __all__ = ["store"]
+
+_STORAGES = ("memory", "disk", "redis", "postgres")
 
 
 def store(
     storage: str = "memory",
     *,
     path: Optional[Union[str, os.PathLike[str]]] = None,
+    url: Optional[str] = None,
+    prefix: Optional[str] = None,
+    table: Optional[str] = None,
     branch: str = "main",
     encoder: Optional[Callable[[Any], bytes]] = None,
     decoder: Optional[Callable[[bytes], Any]] = None,
@@ -27,8 +34,15 @@ def store(
     """A :class:`Staged` store over a new cursor on ``branch``.
 
     Args:
-        storage: ``"memory"`` (the default) or ``"disk"``.
+        storage: ``"memory"`` (the default), ``"disk"``, ``"redis"`` or
+            ``"postgres"``.
         path: the directory of a disk store (required for ``"disk"``).
+        url: the server of a ``"redis"`` or ``"postgres"`` store (required
+            for those), e.g. ``"redis://:secret@host:6379/0"`` or
+            ``"postgres://user:secret@host:5432/db"``.
+        prefix: the key prefix of a ``"redis"`` store, so several stores can
+            share one database (default none: the store owns the database).
+        table: the table of a ``"postgres"`` store (default ``"kvit_kv"``).
         branch: the branch to open (created at an empty commit if new).
         encoder: turns values into bytes (default ``pickle.dumps``).
         decoder: turns bytes into values (default ``pickle.loads``).
@@ -38,21 +52,49 @@ def store(
         low_water_bytes: what a rebase shrinks to (default 80% of high water).
 
     Raises:
-        ValueError: an unknown ``storage``, ``"disk"`` without a ``path``, a
-            ``path`` for memory, a non-positive ``high_water_bytes``, or
-            ``low_water_bytes`` without ``high_water_bytes``.
+        ValueError: an unknown ``storage``; ``"disk"`` without a ``path``;
+            ``"redis"`` or ``"postgres"`` without a ``url``, or with a URL
+            that does not parse; ``path``, ``url``, ``prefix`` or ``table``
+            for a storage that does not take it; a non-positive
+            ``high_water_bytes``, or ``low_water_bytes`` without
+            ``high_water_bytes``.
+        kvit.BackendError: the Redis or PostgreSQL server cannot be reached
+            or refuses the login.
     """
-    if storage not in ("memory", "disk"):
-        raise ValueError(f'storage must be "memory" or "disk", not {storage!r}')
+    if storage not in _STORAGES:
+        raise ValueError(
+            f'storage must be "memory", "disk", "redis" or "postgres", not {storage!r}'
+        )
     if storage == "disk" and path is None:
         raise ValueError('storage="disk" needs a path (a directory)')
     if storage == "memory" and path is not None:
         raise ValueError('a path is only for storage="disk"; a memory store keeps nothing')
+    if path is not None and storage != "disk":
+        raise ValueError(f'a path is only for storage="disk"; storage={storage!r} takes a url')
+    if storage in ("redis", "postgres") and url is None:
+        raise ValueError(f"storage={storage!r} needs a url (the server to connect to)")
+    if url is not None and storage not in ("redis", "postgres"):
+        raise ValueError(f'a url is only for storage="redis" or "postgres", not {storage!r}')
+    if prefix is not None and storage != "redis":
+        raise ValueError(f'a prefix is only for storage="redis", not {storage!r}')
+    if table is not None and storage != "postgres":
+        raise ValueError(f'a table is only for storage="postgres", not {storage!r}')
     if high_water_bytes is None and low_water_bytes is not None:
         raise ValueError("low_water_bytes needs high_water_bytes")
     if high_water_bytes is not None and high_water_bytes <= 0:
         raise ValueError(f"high_water_bytes must be positive, not {high_water_bytes}")
-    backend: KVStore = Memory() if path is None else Disk(path)
+    backend: KVStore
+    if storage == "memory":
+        backend = Memory()
+    elif storage == "disk":
+        assert path is not None
+        backend = Disk(path)
+    elif storage == "redis":
+        assert url is not None
+        backend = Redis(url, prefix=prefix or "")
+    else:
+        assert url is not None
+        backend = Postgres(url, table="kvit_kv" if table is None else table)
     versioned: Versioned
     if high_water_bytes is None:
         versioned = Versioned(backend, branch=branch)

@@ -3,5 +3,7 @@
 from kvit.kv.base import KVStore
 from kvit.kv.disk import Disk
 from kvit.kv.memory import Memory
+from kvit.kv.postgres import Postgres
+from kvit.kv.redis import Redis
 
-__all__ = ["Disk", "KVStore", "Memory"]
+__all__ = ["Disk", "KVStore", "Memory", "Postgres", "Redis"]

@@ -22,9 +22,11 @@ class KVStore(abc.ABC):
     store: it is how kvit moves branch heads. Values are ``bytes``;
     serialization belongs to the layers above.
 
-    The built-in backends, :class:`kvit.kv.memory.Memory` and
-    :class:`kvit.kv.disk.Disk`, are native classes registered as virtual
-    subclasses, so ``isinstance(Memory(), KVStore)`` holds.
+    The built-in backends, :class:`kvit.kv.memory.Memory`,
+    :class:`kvit.kv.disk.Disk`, :class:`kvit.kv.redis.Redis` and
+    :class:`kvit.kv.postgres.Postgres`, are native classes registered as
+    virtual subclasses, so ``isinstance(Memory(), KVStore)`` holds; the
+    cursors use them directly, without calling back into Python.
     """
 
     __slots__ = ()
