@@ -584,6 +584,24 @@ impl KvStore for Postgres {
             .map(drop)
     }
 
+    fn remove_if_unchanged(&self, entries: &[(&str, &[u8])]) -> Result<usize> {
+        if entries.is_empty() {
+            return Ok(0);
+        }
+        check_keys(entries.iter().map(|(key, _)| *key))?;
+        let mut sorted = entries.to_vec();
+        sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let keys: Vec<&str> = sorted.iter().map(|(key, _)| *key).collect();
+        let values: Vec<&[u8]> = sorted.iter().map(|(_, value)| *value).collect();
+        let removed = self.execute(
+            "remove_if_unchanged",
+            true,
+            Query::RemoveIfUnchanged,
+            &[&keys, &values],
+        )?;
+        Ok(usize::try_from(removed).unwrap_or(usize::MAX))
+    }
+
     fn contains(&self, key: &str) -> Result<bool> {
         check_key(key)?;
         let rows = self.query("contains", Query::Contains, &[&key])?;

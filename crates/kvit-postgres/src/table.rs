@@ -92,10 +92,11 @@ pub(crate) enum Query {
     ScanBetween,
     ScanFrom,
     Clear,
+    RemoveIfUnchanged,
 }
 
 impl Query {
-    pub(crate) const COUNT: usize = Query::Clear as usize + 1;
+    pub(crate) const COUNT: usize = Query::RemoveIfUnchanged as usize + 1;
 
     pub(crate) fn index(self) -> usize {
         self as usize
@@ -148,6 +149,12 @@ impl Statements {
             format!("SELECT key, value FROM {t} WHERE key >= $1 ORDER BY key"),
             // Clear
             format!("DELETE FROM {t}"),
+            // RemoveIfUnchanged: pairs sorted by key, so batches lock rows in
+            // one order; a row whose value changed since is not matched.
+            format!(
+                "DELETE FROM {t} WHERE (key, value) IN \
+                 (SELECT * FROM unnest($1::text[], $2::bytea[]))"
+            ),
         ];
         Self { text }
     }

@@ -42,6 +42,18 @@ redis.call('SET', KEYS[1], ARGV[3])
 return 1
 ";
 
+/// Removes each key whose value equals its argument; returns how many went.
+const REMOVE_IF_UNCHANGED_SCRIPT: &str = r"
+local removed = 0
+for i, key in ipairs(KEYS) do
+    if redis.call('GET', key) == ARGV[i] then
+        redis.call('UNLINK', key)
+        removed = removed + 1
+    end
+end
+return removed
+";
+
 /// A kvit byte store on a Redis server: one Redis string per key, every key
 /// under the store's prefix.
 ///
@@ -72,6 +84,7 @@ struct Shared {
     pool: Pool,
     prefix: String,
     cas: Script,
+    remove_if_unchanged: Script,
     replicas: Option<ReplicaWait>,
 }
 
@@ -82,6 +95,7 @@ impl Redis {
                 pool,
                 prefix,
                 cas: Script::new(CAS_SCRIPT),
+                remove_if_unchanged: Script::new(REMOVE_IF_UNCHANGED_SCRIPT),
                 replicas,
             }),
         }
@@ -342,6 +356,26 @@ impl KvStore for Redis {
             |()| true,
             |connection| pipeline.query::<()>(connection),
         )
+    }
+
+    /// One script per batch: each key is compared and removed on the server,
+    /// atomically with respect to every other command.
+    fn remove_if_unchanged(&self, entries: &[(&str, &[u8])]) -> Result<usize> {
+        let mut removed = 0usize;
+        for chunk in entries.chunks(KEYS_PER_COMMAND) {
+            let mut invocation = self.shared.remove_if_unchanged.prepare_invoke();
+            for (key, expected) in chunk {
+                invocation.key(self.key(key)).arg(*expected);
+            }
+            let count: i64 = self.write(
+                "remove_if_unchanged",
+                Retry::Once,
+                |_| true,
+                |connection| invocation.invoke(connection),
+            )?;
+            removed += usize::try_from(count).unwrap_or(0);
+        }
+        Ok(removed)
     }
 
     fn remove_many(&self, keys: &[&str]) -> Result<()> {
