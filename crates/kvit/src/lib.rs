@@ -88,6 +88,11 @@ pub use versioned::{
     Strategy, Versioned, MAX_KEY_LEN, MAX_VALUE_LEN,
 };
 
+// The README's Rust example, compiled and run as a doctest so it cannot rot.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+struct ReadmeDoctests;
+
 /// Test support: the backend conformance suite and instrumented backends.
 #[cfg(feature = "testing")]
 pub mod testing {
