@@ -96,6 +96,6 @@ struct ReadmeDoctests;
 /// Test support: the backend conformance suite and instrumented backends.
 #[cfg(feature = "testing")]
 pub mod testing {
-    pub use crate::backend::conformance;
     pub use crate::backend::testing::{CallCounts, Counting, Failing};
+    pub use crate::backend::{conformance, counter_race};
 }

@@ -5,10 +5,11 @@
 //! same test; a child finds its orders in an environment variable, does its
 //! part, prints what it counted after a marker and exits.
 
+use kvit::testing::counter_race::{increment, value as counter_value};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use kvit::{counter, ChangeSet, CommitOptions, Error, KvStore, Versioned};
+use kvit::{counter, KvStore, Versioned};
 use kvit_postgres::Postgres;
 
 use crate::common::{read_u64, reported, rerun_self, test_name, TestTable, URL_ENV};
@@ -162,39 +163,6 @@ fn cas_counter_race_between_processes() {
 // ---------------------------------------------------------------------------
 // The versioned engine on PostgreSQL: a counter committed through the
 // counter merge function loses no increment, whoever races whom.
-
-/// Reads the counter, adds one and commits, retrying only on the documented
-/// lost-race error; returns the retries.
-fn increment(v: &mut Versioned) -> usize {
-    let mut retries = 0;
-    loop {
-        let current: i64 = v
-            .get("counter")
-            .unwrap()
-            .map_or(0, |b| String::from_utf8(b).unwrap().parse().unwrap());
-        let mut set = ChangeSet::new();
-        set.set("counter", (current + 1).to_string()).unwrap();
-        match v.commit(&set, &CommitOptions::new()) {
-            Ok(result) => {
-                assert!(result.merged);
-                return retries;
-            }
-            Err(Error::Concurrency { .. }) => {
-                retries += 1;
-                v.refresh().unwrap();
-            }
-            Err(other) => panic!("undocumented error escaped: {other}"),
-        }
-    }
-}
-
-fn counter_value(kv: Arc<dyn KvStore>) -> i64 {
-    let v = Versioned::open(kv).unwrap();
-    String::from_utf8(v.get("counter").unwrap().unwrap())
-        .unwrap()
-        .parse()
-        .unwrap()
-}
 
 fn per_second(count: usize, elapsed: Duration) -> f64 {
     f64::from(u32::try_from(count).unwrap()) / elapsed.as_secs_f64()

@@ -4,11 +4,12 @@
 //! `KVIT_REDIS_CHILD` ("<id>,<count>,<key prefix>[,<Disk directory>]"), waits
 //! for the parent's go, does its share, prints what it did and exits.
 
+use kvit::testing::counter_race::increment;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use kvit::{counter, ChangeSet, CommitOptions, Disk, Error, KvStore, Versioned};
+use kvit::{counter, Disk, KvStore, Versioned};
 use kvit_redis::{Redis, RedisOptions};
 
 use crate::support::{
@@ -224,30 +225,6 @@ fn processes_race_cas() {
     );
 }
 
-/// Reads the counter, adds one and commits through the counter merge
-/// function, retrying only on the documented lost-race error.
-fn increment(store: &mut Versioned) -> u64 {
-    let mut retries = 0;
-    loop {
-        let current: i64 = store.get("counter").unwrap().map_or(0, |bytes| {
-            String::from_utf8(bytes).unwrap().parse().unwrap()
-        });
-        let mut changes = ChangeSet::new();
-        changes.set("counter", (current + 1).to_string()).unwrap();
-        match store.commit(&changes, &CommitOptions::new()) {
-            Ok(result) => {
-                assert!(result.merged, "{result:?}");
-                return retries;
-            }
-            Err(Error::Concurrency { .. }) => {
-                retries += 1;
-                store.refresh().unwrap();
-            }
-            Err(other) => panic!("undocumented error escaped: {other}"),
-        }
-    }
-}
-
 const RETRIES: &str = "kvit-retries=";
 const BUSY: &str = "kvit-busy-ms=";
 
@@ -269,7 +246,9 @@ fn four_processes_lose_no_counter_increments() {
         store.set_merge_fn("counter", counter());
         wait_for_go(&control);
         let started = Instant::now();
-        let retries: u64 = (0..orders.count).map(|_| increment(&mut store)).sum();
+        let retries: u64 = (0..orders.count)
+            .map(|_| increment(&mut store) as u64)
+            .sum();
         println!("{RETRIES}{retries}");
         println!("{BUSY}{}", started.elapsed().as_millis());
         return;

@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use kvit::testing::counter_race::{increment, value as counter_value};
 use kvit::testing::Counting;
 use kvit::{
     counter, last_writer_wins, merge_fn, ChangeSet, CommitOptions, Disk, Error, KvStore, Memory,
@@ -568,39 +569,6 @@ fn bad_keys_and_values_are_refused_by_name() {
 }
 
 // ---- concurrency --------------------------------------------------------
-
-/// Reads the counter, adds one and commits through the counter merge
-/// function, retrying only on the documented lost-race error.
-fn increment(v: &mut Versioned) -> usize {
-    let mut retries = 0;
-    loop {
-        let current: i64 = v
-            .get("counter")
-            .unwrap()
-            .map_or(0, |b| String::from_utf8(b).unwrap().parse().unwrap());
-        let mut set = ChangeSet::new();
-        set.set("counter", (current + 1).to_string()).unwrap();
-        match v.commit(&set, &CommitOptions::new()) {
-            Ok(result) => {
-                assert!(result.merged);
-                return retries;
-            }
-            Err(Error::Concurrency { .. }) => {
-                retries += 1;
-                v.refresh().unwrap();
-            }
-            Err(other) => panic!("undocumented error escaped: {other}"),
-        }
-    }
-}
-
-fn counter_value(kv: Arc<dyn KvStore>) -> i64 {
-    let v = Versioned::open(kv).unwrap();
-    String::from_utf8(v.get("counter").unwrap().unwrap())
-        .unwrap()
-        .parse()
-        .unwrap()
-}
 
 fn hammer_with_threads(kv: &Arc<dyn KvStore>, threads: usize, commits: usize) {
     std::thread::scope(|scope| {
