@@ -9,7 +9,7 @@ use kvit::testing::counter_race::{increment, value as counter_value};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use kvit::{counter, KvStore, Versioned};
+use kvit::{counter, ChangeSet, CommitOptions, KvStore, Versioned};
 use kvit_postgres::Postgres;
 
 use crate::common::{read_u64, reported, rerun_self, test_name, TestTable, URL_ENV};
