@@ -414,6 +414,14 @@ impl Tree {
             else {
                 break;
             };
+            // Edits that only give keys this node holds new payloads leave its
+            // keys, and so its boundaries, as they are: no re-chunking.
+            if let Some(updated) = replace_payloads(&node, edits, &mut next, is_last) {
+                replaced.push((last_key(&node), id));
+                let entry = self.stored_entry(updated, batch);
+                parent.insert(entry.key.clone(), Some(entry.payload));
+                continue;
+            }
             let mut chunker = Chunker::new(level);
             loop {
                 let node_last = last_key(&node);
@@ -694,6 +702,32 @@ impl Tree {
 enum DiffItem {
     Subtree { id: ObjectId, level: u8 },
     Leaf((Arc<str>, ValueRef)),
+}
+
+/// If every edit from `*next` that falls in `node` (all of them when it is
+/// the last node of its level) sets a key the node already holds, returns the
+/// node with those payloads replaced and advances `*next` past them;
+/// otherwise leaves `*next` alone and returns `None`.
+fn replace_payloads(
+    node: &Node,
+    edits: &[(Arc<str>, Option<Payload>)],
+    next: &mut usize,
+    is_last: bool,
+) -> Option<Node> {
+    let node_last = node.last_key()?;
+    let mut updated = node.clone();
+    let mut at = *next;
+    while let Some((key, payload)) = edits.get(at) {
+        if !is_last && key > node_last {
+            break;
+        }
+        let payload = payload.as_ref()?;
+        let index = node.entries.binary_search_by(|entry| entry.key.cmp(key)).ok()?;
+        updated.entries[index].payload = payload.clone();
+        at += 1;
+    }
+    *next = at;
+    Some(updated)
 }
 
 /// Merges a node's entries with the edits from `*next` on whose keys are at
