@@ -72,6 +72,8 @@ type Objects = HashMap<(Kind, ObjectId), Scanned>;
 fn collect(kv: &dyn KvStore, min_age: Duration) -> Result<Collected> {
     let start = object::now_millis();
     let grace = u64::try_from(min_age.as_millis()).unwrap_or(u64::MAX);
+    // Written at or before the cutoff is old. With no grace that includes the
+    // current millisecond: everything the scan finds is old enough.
     let cutoff = start.saturating_sub(grace);
 
     // (1) Every object with its write time. Anything written later is no candidate.
@@ -96,7 +98,7 @@ fn collect(kv: &dyn KvStore, min_age: Duration) -> Result<Collected> {
     roots.extend(
         scanned
             .iter()
-            .filter(|((kind, _), object)| *kind == Kind::Commit && object.write_time >= cutoff)
+            .filter(|((kind, _), object)| *kind == Kind::Commit && object.write_time > cutoff)
             .map(|((_, id), _)| *id),
     );
 
@@ -105,7 +107,7 @@ fn collect(kv: &dyn KvStore, min_age: Duration) -> Result<Collected> {
     mark(kv, &scanned, &roots, true, &mut marked, &mut |_, _| Ok(()))?;
 
     // (4) Delete what is unmarked and old.
-    scanned.retain(|key, object| !marked.contains(key) && object.write_time < cutoff);
+    scanned.retain(|key, object| !marked.contains(key) && object.write_time <= cutoff);
     let mut collected = Collected::default();
     let deleted = delete(kv, &scanned, &mut collected);
 
@@ -173,7 +175,7 @@ fn restore(
         else {
             continue;
         };
-        if object::write_time(&stored).is_some_and(|time| time >= cutoff) {
+        if object::write_time(&stored).is_some_and(|time| time > cutoff) {
             roots.push(id);
         }
     }
