@@ -40,7 +40,7 @@ bench:
 
 ## kvit from Python against the pure-Python peers kvgit 0.1.2 and 0.4.3
 ## (installed from PyPI into .bench-venvs/ on first use): a table of ratios,
-## and benches/python/results.json. About 5 minutes at n = 100,000.
+## and benches/python/results.json. About 3 minutes at n = 100,000.
 bench-python: py-venv
 	$(VENV)/bin/python benches/python/bench.py
 
@@ -68,7 +68,7 @@ py-venv: $(VENV)/.tools-installed
 
 $(VENV)/.tools-installed:
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install --quiet "maturin>=1.5,<2" pytest mypy
+	$(VENV)/bin/python -m pip install --quiet "maturin>=1.5,<2" pytest mypy hypothesis
 	touch $@
 
 ## The Python tests (pytest), a strict type check of the package and of a

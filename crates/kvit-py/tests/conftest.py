@@ -16,7 +16,7 @@ import shutil
 import subprocess
 import threading
 import uuid
-from typing import Callable, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import pytest
 
@@ -192,13 +192,20 @@ def bytes_counter(old: Optional[bytes], ours: Optional[bytes], theirs: Optional[
     return str(value(ours) + value(theirs) - value(old)).encode()
 
 
+def open_staged(store: KVStore, **options: Any) -> kvit.Staged:
+    """A Staged store over a new cursor on ``store``: pickle, even on Redis
+    and PostgreSQL, where it must be asked for (``allow_unsafe_pickle``).
+    The test servers are loopback ones that only these tests write."""
+    return kvit.Staged(kvit.Versioned(store), allow_unsafe_pickle=True, **options)
+
+
 @pytest.fixture
 def staged(store: KVStore) -> kvit.Staged:
     """A Staged store (pickle) over branch main of a fresh store of each backend kind."""
-    return kvit.Staged(kvit.Versioned(store))
+    return open_staged(store)
 
 
 @pytest.fixture
 def make_staged(store: KVStore) -> Callable[[], kvit.Staged]:
     """A factory of Staged handles, each with its own cursor, on one shared store."""
-    return lambda: kvit.Staged(kvit.Versioned(store))
+    return lambda: open_staged(store)

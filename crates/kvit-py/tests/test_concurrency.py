@@ -195,7 +195,7 @@ def staged_increment(s: kvit.Staged, key: str) -> None:
 
 
 def test_two_threads_two_staged_handles_counter_is_exact(store: KVStore) -> None:
-    handles = [kvit.Staged(Versioned(store)), kvit.Staged(Versioned(store))]
+    handles = [kvit.Staged(Versioned(store), allow_unsafe_pickle=True), kvit.Staged(Versioned(store), allow_unsafe_pickle=True)]
     for handle in handles:
         handle.set_merge_fn("n", kvit.counter())
     barrier = threading.Barrier(len(handles))
@@ -210,14 +210,14 @@ def test_two_threads_two_staged_handles_counter_is_exact(store: KVStore) -> None
             strategies.append(result.strategy)
 
     run_threads(*(lambda handle=handle: work(handle) for handle in handles))
-    assert kvit.Staged(Versioned(store))["n"] == INCREMENTS * len(handles)
+    assert kvit.Staged(Versioned(store), allow_unsafe_pickle=True)["n"] == INCREMENTS * len(handles)
     assert set(strategies) <= {"fast_forward", "three_way"}
 
 
 def test_two_staged_handles_in_lockstep_merge_every_round(store: KVStore) -> None:
     """Both handles stage from the same head, then both commit: one
     fast-forwards, the other merges three ways with counter()."""
-    handles = [kvit.Staged(Versioned(store)), kvit.Staged(Versioned(store))]
+    handles = [kvit.Staged(Versioned(store), allow_unsafe_pickle=True), kvit.Staged(Versioned(store), allow_unsafe_pickle=True)]
     for handle in handles:
         handle.set_merge_fn("n", kvit.counter())
     barrier = threading.Barrier(len(handles))
@@ -237,12 +237,12 @@ def test_two_staged_handles_in_lockstep_merge_every_round(store: KVStore) -> Non
             barrier.wait()
 
     run_threads(*(lambda handle=handle: work(handle) for handle in handles))
-    assert kvit.Staged(Versioned(store))["n"] == rounds * len(handles)
+    assert kvit.Staged(Versioned(store), allow_unsafe_pickle=True)["n"] == rounds * len(handles)
     assert strategies.count("three_way") >= rounds
 
 
 def test_one_staged_handle_shared_by_threads(store: KVStore) -> None:
-    s = kvit.Staged(Versioned(store))
+    s = kvit.Staged(Versioned(store), allow_unsafe_pickle=True)
     lock = threading.Lock()
 
     def work(prefix: str) -> None:
@@ -261,14 +261,14 @@ def test_cached_reads_do_not_wait_for_a_commit_in_progress(store: KVStore) -> No
     """The deadlock rule: a thread holding the store (committing, its merge
     function blocked) must not stop readers of cached keys, nor deadlock a
     reader of an uncached key, which waits with the GIL released."""
-    s = kvit.Staged(Versioned(store))
+    s = kvit.Staged(Versioned(store), allow_unsafe_pickle=True)
     s["hot"] = "cached"
     s["k"] = 0
     s["cold"] = "on disk"
     s.commit()
     s.refresh()  # drop the caches ...
     assert s["hot"] == "cached"  # ... and warm one key again
-    other = kvit.Staged(Versioned(store))
+    other = kvit.Staged(Versioned(store), allow_unsafe_pickle=True)
     other["k"] = 1
     other.commit()
 

@@ -86,9 +86,17 @@ def test_url_prefix_and_table_only_where_they_apply(tmp_path: Path) -> None:
 def test_malformed_urls_are_value_errors() -> None:
     # Checked before any connection is tried, so no server is needed.
     with pytest.raises(ValueError, match="Redis URL"):
-        kvit.store(storage="redis", url="not a url")
+        kvit.store(storage="redis", url="not a url", codec="json")
     with pytest.raises(ValueError, match="PostgreSQL connection URL"):
-        kvit.store(storage="postgres", url="postgres://127.0.0.1:notaport/db")
+        kvit.store(storage="postgres", url="postgres://127.0.0.1:notaport/db", codec="json")
+
+
+def test_network_storage_needs_a_codec_choice() -> None:
+    # Plain pickle, the default elsewhere, must be asked for on a store that
+    # others can write (test_codecs.py has the rest).
+    for storage in ("redis", "postgres"):
+        with pytest.raises(ValueError, match="allow_unsafe_pickle=True"):
+            kvit.store(storage=storage, url="not a url")
 
 
 def test_branch(tmp_path: Path) -> None:

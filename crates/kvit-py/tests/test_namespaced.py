@@ -391,11 +391,11 @@ def test_listing_a_namespace_reads_only_its_range() -> None:
 
 
 def test_backend_kind_does_not_matter(store: KVStore) -> None:
-    s = Staged(Versioned(store))
+    s = Staged(Versioned(store), allow_unsafe_pickle=True)
     ns = Namespaced(s, "ns")
     ns["a"] = 1
     ns["sub/b"] = 2
     ns.commit()
-    fresh = Namespaced(Staged(Versioned(store)), "ns")
+    fresh = Namespaced(Staged(Versioned(store), allow_unsafe_pickle=True), "ns")
     assert dict(fresh.items()) == {"a": 1}
     assert fresh.descendant_keys() == ["a", "sub/b"]

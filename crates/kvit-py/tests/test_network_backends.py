@@ -70,16 +70,22 @@ def net_store(open_store: Callable[[], KVStore]) -> KVStore:
     return open_store()
 
 
+# The codec these stores use: a shared store has no default (plain pickle
+# must be asked for), and signed pickle is the recommended one.
+SIGNING_KEY = b"kvit tests: not a secret, 32 b.."
+
+
 def staged_factory(kind: str, network_stores: NetworkStores) -> Callable[[], Staged]:
-    """``kvit.store(storage=kind, url=...)`` on one fresh prefix or table,
-    emptied after the test."""
+    """``kvit.store(storage=kind, url=..., codec=SignedPickle(...))`` on one
+    fresh prefix or table, emptied after the test."""
+    codec = kvit.SignedPickle(SIGNING_KEY)
     if kind == "redis":
         url, prefix = redis_url(), unique_prefix()
         network_stores.redis(prefix)  # emptied at teardown
-        return lambda: kvit.store(storage="redis", url=url, prefix=prefix)
+        return lambda: kvit.store(storage="redis", url=url, prefix=prefix, codec=codec)
     url, table = postgres_url(), unique_table()
     network_stores.postgres(table)
-    return lambda: kvit.store(storage="postgres", url=url, table=table)
+    return lambda: kvit.store(storage="postgres", url=url, table=table, codec=codec)
 
 
 # ---- KVStore conformance ----------------------------------------------------
@@ -297,11 +303,11 @@ def test_store_factory_with_gc(kind: str, network_stores: NetworkStores) -> None
     if kind == "redis":
         url, prefix = redis_url(), unique_prefix()
         network_stores.redis(prefix)
-        s = kvit.store(storage="redis", url=url, prefix=prefix, high_water_bytes=2000)
+        s = kvit.store(storage="redis", url=url, prefix=prefix, codec="raw", high_water_bytes=2000)
     else:
         url, table = postgres_url(), unique_table()
         network_stores.postgres(table)
-        s = kvit.store(storage="postgres", url=url, table=table, high_water_bytes=2000)
+        s = kvit.store(storage="postgres", url=url, table=table, codec="raw", high_water_bytes=2000)
     assert isinstance(s.versioned, kvit.GCVersioned)
     for i in range(10):
         s[f"k{i}"] = b"x" * 400

@@ -42,7 +42,7 @@ def test_custom_encoder_and_decoder(store: KVStore) -> None:
     s.commit()
     assert s.versioned.get("k") == b'{"a": [1, 2]}'
     with pytest.raises(pickle.UnpicklingError, match="'k'"):
-        Staged(Versioned(store))["k"]  # pickle cannot read JSON
+        Staged(Versioned(store), allow_unsafe_pickle=True)["k"]  # pickle cannot read JSON
     fresh = Staged(Versioned(store), encoder=encode, decoder=json.loads)
     assert fresh["k"] == {"a": [1, 2]}
 
@@ -371,7 +371,7 @@ def test_unpicklable_value_names_the_key(staged: Staged) -> None:
 
 
 def test_encoder_returning_no_bytes_names_the_key(store: KVStore) -> None:
-    s = Staged(Versioned(store), encoder=lambda value: str(value))  # type: ignore[arg-type,return-value]
+    s = Staged(Versioned(store), allow_unsafe_pickle=True, encoder=lambda value: str(value))  # type: ignore[arg-type,return-value]
     s["k"] = 1
     with pytest.raises(TypeError) as info:
         s.commit()
@@ -379,7 +379,7 @@ def test_encoder_returning_no_bytes_names_the_key(store: KVStore) -> None:
 
 
 def test_decoder_error_names_the_key(store: KVStore) -> None:
-    writer = Staged(Versioned(store), encoder=lambda value: b"\xff not json")
+    writer = Staged(Versioned(store), allow_unsafe_pickle=True, encoder=lambda value: b"\xff not json")
     writer["broken"] = 1
     writer.commit()
     reader = Staged(Versioned(store), encoder=json.dumps, decoder=json.loads)  # type: ignore[arg-type]
@@ -508,7 +508,7 @@ def test_commit_concurrency_error_keeps_changes(make_staged: Callable[[], Staged
     def racing(old: Any, ours: Any, theirs: Any) -> Any:
         if racing_enabled:
             # Another writer moves the head every time bob merges.
-            other = Staged(Versioned(alice.versioned.store))
+            other = Staged(Versioned(alice.versioned.store), allow_unsafe_pickle=True)
             other["x"] = other.get("x", 0) + 1
             other.commit()
         return (ours or 0) + (theirs or 0) - (old or 0)

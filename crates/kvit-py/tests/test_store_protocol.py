@@ -31,9 +31,9 @@ IMPLEMENTATIONS = [
 
 def make(kind: str, tmp_path: Path, network_stores: NetworkStores) -> Store:
     if kind == "staged-redis":
-        return Staged(Versioned(network_stores.redis()))
+        return Staged(Versioned(network_stores.redis()), allow_unsafe_pickle=True)
     if kind == "staged-postgres":
-        return Staged(Versioned(network_stores.postgres()))
+        return Staged(Versioned(network_stores.postgres()), allow_unsafe_pickle=True)
     if kind == "staged-memory":
         return Staged(Versioned(kvit.Memory()))
     if kind == "staged-disk":

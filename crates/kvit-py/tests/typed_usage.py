@@ -5,6 +5,7 @@ here is what the stubs promise."""
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 from typing import Any, Optional
 
@@ -70,6 +71,27 @@ def json_store(path: Path) -> Staged:
         encoder=lambda v: json.dumps(v).encode(),
         decoder=lambda b: json.loads(b),
     )
+
+
+def codec_usage(path: Path) -> Optional[kvit.IntegrityError]:
+    key: bytes = b"typed usage: 32 byte test key..."
+    as_json: Staged = kvit.store(codec="json")
+    as_json["k"] = {"a": [1]}
+    as_raw = Staged(Versioned(), codec="raw")
+    as_raw["k"] = b"bytes"
+    signed = kvit.SignedPickle(key, previous_keys=[b"an older key, 32 bytes long....."])
+    shared: Staged = kvit.store(storage="disk", path=path, shared=True, codec=signed)
+    shared["k"] = (1, 2)
+    shared.commit()
+    unsafe = kvit.store(storage="disk", path=path, shared=True, allow_unsafe_pickle=True)
+    assert unsafe.decoder is pickle.loads
+    Versioned(shared.versioned.store).commit({"k": b"not signed"})
+    shared.refresh()
+    try:
+        shared["k"]
+    except kvit.IntegrityError as error:
+        return error
+    return None
 
 
 def gc_usage() -> RebaseResult:
@@ -142,9 +164,12 @@ def network_usage(redis_url: str, prefix: str, postgres_url: str, table: str) ->
         assert swapped and values == {"raw": b"2"}
         backend_store.clear()
         backend(backend_store)
+    # A shared store needs a codec choice: plain pickle would run code that
+    # anyone able to write the server put in a value.
+    signed: kvit.Codec = kvit.SignedPickle(b"typed usage: 32 byte test key...")
     stores = [
-        kvit.store(storage="redis", url=redis_url, prefix=prefix),
-        kvit.store(storage="postgres", url=postgres_url, table=table, branch="dev"),
+        kvit.store(storage="redis", url=redis_url, prefix=prefix, codec="json"),
+        kvit.store(storage="postgres", url=postgres_url, table=table, branch="dev", codec=signed),
     ]
     for s in stores:
         s["visits"] = 1
@@ -156,6 +181,7 @@ def network_usage(redis_url: str, prefix: str, postgres_url: str, table: str) ->
 def run(tmp: Path) -> None:
     staged_usage()
     json_store(tmp / "db")["x"] = [1]
+    assert codec_usage(tmp / "shared") is not None
     gc_usage()
     namespaced_usage(kvit.store())
     namespaced_usage(Live())

@@ -4,8 +4,9 @@ and roll back, shared safely by threads and processes.
 The engine is Rust (``kvit._native``); this package adds the pieces best
 written in Python: the :class:`Store` protocol (a ``MutableMapping``) over
 the native cores, :class:`Live` and :class:`Namespaced`, the
-:class:`KVStore` base class for custom backends, the exceptions, and
-decoded-value merge helpers.
+:class:`KVStore` base class for custom backends, the value codecs
+(:mod:`kvit.codecs`: pickle, JSON, raw bytes, HMAC-signed pickle), the
+exceptions, and decoded-value merge helpers.
 
 >>> import kvit
 >>> s = kvit.store()
@@ -17,10 +18,12 @@ decoded-value merge helpers.
 """
 
 from kvit._native import GCVersioned, MergeResult, Versioned, __version__
+from kvit.codecs import Codec, SignedPickle
 from kvit.errors import (
     BackendError,
     ConcurrencyError,
     CorruptionError,
+    IntegrityError,
     InvalidStoreError,
     KvitError,
     MergeConflict,
@@ -36,11 +39,13 @@ from kvit.store import Store
 
 __all__ = [
     "BackendError",
+    "Codec",
     "ConcurrencyError",
     "CorruptionError",
     "DiffResult",
     "Disk",
     "GCVersioned",
+    "IntegrityError",
     "InvalidStoreError",
     "KVStore",
     "KvitError",
@@ -53,6 +58,7 @@ __all__ = [
     "Postgres",
     "RebaseResult",
     "Redis",
+    "SignedPickle",
     "Staged",
     "Store",
     "Versioned",

@@ -242,13 +242,14 @@ class StagedCore:
     """The native core of ``kvit.Staged`` (use that: it adds the mapping
     methods)."""
 
-    def __init__(
-        self,
+    # The native constructor is ``__new__`` (``kvit.Staged`` adds ``codec=``).
+    def __new__(
+        cls,
         versioned: Union[Versioned, _StagedSeed],
         *,
         encoder: Optional[Callable[[Any], bytes]] = None,
         decoder: Optional[Callable[[bytes], Any]] = None,
-    ) -> None: ...
+    ) -> Self: ...
     def __getitem__(self, key: str) -> Any: ...
     @overload
     def get(self, key: str, /) -> Optional[Any]: ...

@@ -20,6 +20,7 @@ __all__ = [
     "BackendError",
     "ConcurrencyError",
     "CorruptionError",
+    "IntegrityError",
     "InvalidStoreError",
     "KvitError",
     "MergeConflict",
@@ -37,6 +38,14 @@ class BackendError(KvitError, OSError):
 
 class CorruptionError(KvitError):
     """A stored object or branch head is missing, truncated or does not decode."""
+
+
+class IntegrityError(KvitError):
+    """A stored value failed its authentication check (``kvit.SignedPickle``):
+    it was altered, signed with another key, or never signed. The value was
+    not decoded (not unpickled). Read through a store, the message names the
+    key, and ``__cause__`` is the codec's own error.
+    """
 
 
 class InvalidStoreError(KvitError, ValueError):

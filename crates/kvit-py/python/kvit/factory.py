@@ -6,6 +6,7 @@ import os
 from typing import Any, Callable, Optional, Union
 
 from kvit._native import GCVersioned, Versioned
+from kvit.codecs import CodecChoice, resolve_codec
 from kvit.kv.base import KVStore
 from kvit.kv.disk import Disk
 from kvit.kv.memory import Memory
@@ -26,8 +27,11 @@ def store(
     prefix: Optional[str] = None,
     table: Optional[str] = None,
     branch: str = "main",
+    codec: Optional[CodecChoice] = None,
     encoder: Optional[Callable[[Any], bytes]] = None,
     decoder: Optional[Callable[[bytes], Any]] = None,
+    shared: Optional[bool] = None,
+    allow_unsafe_pickle: bool = False,
     high_water_bytes: Optional[int] = None,
     low_water_bytes: Optional[int] = None,
 ) -> Staged:
@@ -44,8 +48,20 @@ def store(
             share one database (default none: the store owns the database).
         table: the table of a ``"postgres"`` store (default ``"kvit_kv"``).
         branch: the branch to open (created at an empty commit if new).
-        encoder: turns values into bytes (default ``pickle.dumps``).
-        decoder: turns bytes into values (default ``pickle.loads``).
+        codec: how values are stored: ``"pickle"``, ``"json"``, ``"raw"``
+            (bytes only) or a :class:`kvit.Codec` such as
+            ``kvit.SignedPickle(key)`` (see :mod:`kvit.codecs`). Default:
+            pickle on ``"memory"`` and private ``"disk"`` stores; on shared
+            ones (below) there is no default: choose one.
+        encoder: turns values into bytes (instead of ``codec``).
+        decoder: turns bytes into values (instead of ``codec``).
+        shared: whether parties other than this program can write the store
+            (only for ``"disk"``, default False: mark a directory that other
+            users or services write ``shared=True``). ``"redis"`` and
+            ``"postgres"`` stores are always shared. On a shared store plain
+            pickle, whose decoding runs code the writer chose, is refused
+            unless ``allow_unsafe_pickle=True``; see ``docs/security.md``.
+        allow_unsafe_pickle: accept plain pickle on a shared store.
         high_water_bytes: bound the total size of values: a commit that
             takes them above this rebases the branch, dropping the coldest
             keys (a :class:`GCVersioned` cursor).
@@ -57,7 +73,12 @@ def store(
             that does not parse; ``path``, ``url``, ``prefix`` or ``table``
             for a storage that does not take it; a non-positive
             ``high_water_bytes``, or ``low_water_bytes`` without
-            ``high_water_bytes``.
+            ``high_water_bytes``; both ``codec`` and ``encoder``/``decoder``,
+            or an unknown codec name; ``shared=True`` for ``"memory"`` or
+            ``shared=False`` for ``"redis"``/``"postgres"``; a shared store
+            without a codec (or with plain pickle, or an ``encoder`` but no
+            ``decoder``) and without ``allow_unsafe_pickle=True``. Every
+            check is made before anything is opened.
         kvit.BackendError: the Redis or PostgreSQL server cannot be reached
             or refuses the login.
     """
@@ -83,6 +104,30 @@ def store(
         raise ValueError("low_water_bytes needs high_water_bytes")
     if high_water_bytes is not None and high_water_bytes <= 0:
         raise ValueError(f"high_water_bytes must be positive, not {high_water_bytes}")
+    if storage == "memory" and shared:
+        raise ValueError(
+            "shared=True is for a disk directory others write; a memory store "
+            "lives in this process only"
+        )
+    if storage in ("redis", "postgres") and shared is False:
+        raise ValueError(
+            f"a {storage} store is always shared (anyone with access to the server "
+            "can write it); to keep plain pickle there, pass allow_unsafe_pickle=True"
+        )
+    is_shared = storage in ("redis", "postgres") or bool(shared)
+    where = {
+        "redis": "A Redis store",
+        "postgres": "A PostgreSQL store",
+        "disk": "A shared disk store (shared=True)",
+    }.get(storage, "This store")
+    encoder, decoder = resolve_codec(
+        codec,
+        encoder,
+        decoder,
+        shared=is_shared,
+        allow_unsafe_pickle=allow_unsafe_pickle,
+        where=where,
+    )
     backend: KVStore
     if storage == "memory":
         backend = Memory()
@@ -105,4 +150,5 @@ def store(
             high_water_bytes=high_water_bytes,
             low_water_bytes=low_water_bytes,
         )
-    return Staged(versioned, encoder=encoder, decoder=decoder)
+    # The codec was settled above (before anything was opened).
+    return Staged(versioned, encoder=encoder, decoder=decoder, allow_unsafe_pickle=True)
