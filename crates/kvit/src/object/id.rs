@@ -37,7 +37,19 @@ impl ObjectId {
 
     /// The id as 40 lowercase hex characters.
     pub fn to_hex(&self) -> String {
-        self.to_string()
+        let mut hex = String::with_capacity(ID_LEN * 2);
+        self.push_hex(&mut hex);
+        hex
+    }
+
+    /// Appends the id's 40 hex characters to `out` (every object key is
+    /// built this way, so it avoids the formatting machinery).
+    pub fn push_hex(&self, out: &mut String) {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        for byte in self.0 {
+            out.push(char::from(DIGITS[usize::from(byte >> 4)]));
+            out.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+        }
     }
 
     /// The first `len` hex characters, for display.
@@ -50,10 +62,7 @@ impl ObjectId {
 
 impl fmt::Display for ObjectId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for byte in self.0 {
-            write!(f, "{byte:02x}")?;
-        }
-        Ok(())
+        f.write_str(&self.to_hex())
     }
 }
 

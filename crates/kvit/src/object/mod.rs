@@ -64,7 +64,7 @@ impl Kind {
     pub(crate) fn key(self, id: &ObjectId) -> String {
         let mut key = String::with_capacity(self.prefix().len() + ID_LEN * 2);
         key.push_str(self.prefix());
-        key.push_str(&id.to_hex());
+        id.push_hex(&mut key);
         key
     }
 }

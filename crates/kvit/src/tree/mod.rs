@@ -456,6 +456,10 @@ impl Tree {
             }
         }
         for (key, id) in replaced {
+            // The old version of a rewritten node is now history: drop it
+            // from the cache so that old versions do not crowd out the live
+            // tree (a reader of an old commit fetches it again if needed).
+            self.cache.remove(&id);
             match parent.get(&key) {
                 // Rewritten to exactly the node it was: no change to report.
                 Some(Some(Payload::Child(child))) if child.id == id => {
