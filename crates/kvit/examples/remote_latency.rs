@@ -17,7 +17,7 @@ fn main() -> kvit::Result<()> {
     let mut writer = Versioned::open(backend.clone())?;
     let mut change = ChangeSet::new();
     for i in 0..n {
-        change.set(format!("user/{i:08}"), format!("{i:0>40}"))?;
+        change.set(format!("user/{i:08}"), format!("{i:0>80}"))?;
     }
     writer.commit(&change, &CommitOptions::new())?;
     let depth = Tree::open(backend.clone(), 1 << 20)?.depth(writer.root())?;

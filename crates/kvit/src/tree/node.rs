@@ -7,7 +7,7 @@ use crate::object::{Kind, ObjectId, WriteBatch, ID_LEN};
 
 /// Values at most this long are stored inside leaf nodes instead of as blobs:
 /// a separate object would cost more in key and header bytes than it holds.
-pub(crate) const INLINE_MAX: usize = 32;
+pub(crate) const INLINE_MAX: usize = 64;
 
 /// The deepest tree kvit will read. A history-independent tree over 2^64 keys
 /// with the smallest possible fan-out of 2 stays below it; a node claiming a

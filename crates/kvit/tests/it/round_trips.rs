@@ -13,7 +13,7 @@ fn populated(n: usize) -> (Arc<Counting<Memory>>, Versioned) {
     let mut change = ChangeSet::new();
     for i in 0..n {
         change
-            .set(format!("user/{i:08}"), format!("{i:0>40}"))
+            .set(format!("user/{i:08}"), format!("{i:0>80}"))
             .unwrap();
     }
     v.commit(&change, &CommitOptions::new()).unwrap();
@@ -31,7 +31,7 @@ fn cold_open_and_one_read_take_depth_plus_three() {
     counting.reset();
     let cold = Versioned::open(counting.clone()).unwrap();
     let value = cold.get("user/00054321").unwrap().unwrap();
-    assert_eq!(value, format!("{:0>40}", 54321).into_bytes());
+    assert_eq!(value, format!("{:0>80}", 54321).into_bytes());
     let trips = counting.counts().round_trips();
     assert!(trips <= depth + 3, "{trips} round trips at depth {depth}");
 }
