@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
 use crate::error::to_py_err;
-use crate::kv_methods::{self as kv, Gil};
+use crate::kv_methods::{kv_store_pymethods, Gil};
 
 /// A persistent backend: one `SQLite` database in a directory, shared safely
 /// by threads and processes.
@@ -29,8 +29,7 @@ fn durability(name: &str) -> PyResult<kvit::Durability> {
     }
 }
 
-#[pymethods]
-impl PyDisk {
+kv_store_pymethods!(PyDisk, Gil::Release, {
     /// Opens (creating if needed) the store in directory `path`.
     #[new]
     #[pyo3(signature = (path, *, durability="full", busy_timeout=None))]
@@ -62,72 +61,6 @@ impl PyDisk {
         self.inner.path().to_path_buf()
     }
 
-    fn get<'py>(
-        &self,
-        py: Python<'py>,
-        key: &Bound<'py, PyAny>,
-    ) -> PyResult<Option<Bound<'py, PyBytes>>> {
-        kv::get(py, Gil::Release, &self.inner, key)
-    }
-
-    fn set(
-        &self,
-        py: Python<'_>,
-        key: &Bound<'_, PyAny>,
-        value: &Bound<'_, PyAny>,
-    ) -> PyResult<()> {
-        kv::set(py, Gil::Release, &self.inner, key, value)
-    }
-
-    #[pyo3(signature = (*keys))]
-    fn get_many<'py>(
-        &self,
-        py: Python<'py>,
-        keys: &Bound<'py, PyTuple>,
-    ) -> PyResult<Bound<'py, PyDict>> {
-        kv::get_many(py, Gil::Release, &self.inner, keys)
-    }
-
-    #[pyo3(signature = (**entries))]
-    fn set_many(&self, py: Python<'_>, entries: Option<&Bound<'_, PyDict>>) -> PyResult<()> {
-        kv::set_many(py, Gil::Release, &self.inner, entries)
-    }
-
-    fn keys<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        kv::keys(py, Gil::Release, &self.inner)
-    }
-
-    fn items<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        kv::items(py, Gil::Release, &self.inner)
-    }
-
-    fn __contains__(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<bool> {
-        kv::contains(py, Gil::Release, &self.inner, key)
-    }
-
-    fn remove(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<()> {
-        kv::remove(py, Gil::Release, &self.inner, key)
-    }
-
-    #[pyo3(signature = (*keys))]
-    fn remove_many(&self, py: Python<'_>, keys: &Bound<'_, PyTuple>) -> PyResult<()> {
-        kv::remove_many(py, Gil::Release, &self.inner, keys)
-    }
-
-    fn cas(
-        &self,
-        py: Python<'_>,
-        key: &Bound<'_, PyAny>,
-        value: &Bound<'_, PyAny>,
-        expected: &Bound<'_, PyAny>,
-    ) -> PyResult<bool> {
-        kv::cas(py, Gil::Release, &self.inner, key, value, expected)
-    }
-
-    fn clear(&self, py: Python<'_>) -> PyResult<()> {
-        kv::clear(py, Gil::Release, &self.inner)
-    }
-
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         let path = self.inner.path().display().to_string();
         Ok(format!(
@@ -135,7 +68,7 @@ impl PyDisk {
             PyString::new(py, &path).repr()?
         ))
     }
-}
+});
 
 pub(crate) fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<PyDisk>()

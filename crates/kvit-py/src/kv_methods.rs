@@ -168,3 +168,73 @@ pub(crate) fn cas(
 pub(crate) fn clear(py: Python<'_>, gil: Gil, store: &dyn KvStore) -> PyResult<()> {
     run(py, gil, || store.clear())
 }
+
+/// Writes a backend pyclass's `#[pymethods]`: the `KVStore` methods every
+/// native backend shares, each forwarding to this module with `self.inner`
+/// and the class's GIL policy, plus the class's own items.
+macro_rules! kv_store_pymethods {
+    ($class:ident, $gil:expr, { $($items:tt)* }) => {
+        #[pymethods]
+        impl $class {
+            fn get<'py>(
+                &self,
+                py: Python<'py>,
+                key: &Bound<'py, PyAny>,
+            ) -> PyResult<Option<Bound<'py, PyBytes>>> {
+                $crate::kv_methods::get(py, $gil, &self.inner, key)
+            }
+
+            fn set(&self, py: Python<'_>, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+                $crate::kv_methods::set(py, $gil, &self.inner, key, value)
+            }
+
+            #[pyo3(signature = (*keys))]
+            fn get_many<'py>(&self, py: Python<'py>, keys: &Bound<'py, PyTuple>) -> PyResult<Bound<'py, PyDict>> {
+                $crate::kv_methods::get_many(py, $gil, &self.inner, keys)
+            }
+
+            #[pyo3(signature = (**entries))]
+            fn set_many(&self, py: Python<'_>, entries: Option<&Bound<'_, PyDict>>) -> PyResult<()> {
+                $crate::kv_methods::set_many(py, $gil, &self.inner, entries)
+            }
+
+            fn keys<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+                $crate::kv_methods::keys(py, $gil, &self.inner)
+            }
+
+            fn items<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+                $crate::kv_methods::items(py, $gil, &self.inner)
+            }
+
+            fn __contains__(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<bool> {
+                $crate::kv_methods::contains(py, $gil, &self.inner, key)
+            }
+
+            fn remove(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<()> {
+                $crate::kv_methods::remove(py, $gil, &self.inner, key)
+            }
+
+            #[pyo3(signature = (*keys))]
+            fn remove_many(&self, py: Python<'_>, keys: &Bound<'_, PyTuple>) -> PyResult<()> {
+                $crate::kv_methods::remove_many(py, $gil, &self.inner, keys)
+            }
+
+            fn cas(
+                &self,
+                py: Python<'_>,
+                key: &Bound<'_, PyAny>,
+                value: &Bound<'_, PyAny>,
+                expected: &Bound<'_, PyAny>,
+            ) -> PyResult<bool> {
+                $crate::kv_methods::cas(py, $gil, &self.inner, key, value, expected)
+            }
+
+            fn clear(&self, py: Python<'_>) -> PyResult<()> {
+                $crate::kv_methods::clear(py, $gil, &self.inner)
+            }
+
+            $($items)*
+        }
+    };
+}
+pub(crate) use kv_store_pymethods;

@@ -7,7 +7,7 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
 use crate::convert;
 use crate::error::to_py_err;
-use crate::kv_methods::{self as kv, Gil};
+use crate::kv_methods::{kv_store_pymethods, Gil};
 
 /// A network backend: one `PostgreSQL` table, shared safely by threads,
 /// processes and machines.
@@ -16,8 +16,7 @@ pub(crate) struct PyPostgres {
     pub(crate) inner: kvit_postgres::Postgres,
 }
 
-#[pymethods]
-impl PyPostgres {
+kv_store_pymethods!(PyPostgres, Gil::Release, {
     /// Connects to the database `url` names, creates the table if it is
     /// missing and checks that it is a kvit table.
     #[new]
@@ -54,72 +53,6 @@ impl PyPostgres {
         self.inner.pool_size()
     }
 
-    fn get<'py>(
-        &self,
-        py: Python<'py>,
-        key: &Bound<'py, PyAny>,
-    ) -> PyResult<Option<Bound<'py, PyBytes>>> {
-        kv::get(py, Gil::Release, &self.inner, key)
-    }
-
-    fn set(
-        &self,
-        py: Python<'_>,
-        key: &Bound<'_, PyAny>,
-        value: &Bound<'_, PyAny>,
-    ) -> PyResult<()> {
-        kv::set(py, Gil::Release, &self.inner, key, value)
-    }
-
-    #[pyo3(signature = (*keys))]
-    fn get_many<'py>(
-        &self,
-        py: Python<'py>,
-        keys: &Bound<'py, PyTuple>,
-    ) -> PyResult<Bound<'py, PyDict>> {
-        kv::get_many(py, Gil::Release, &self.inner, keys)
-    }
-
-    #[pyo3(signature = (**entries))]
-    fn set_many(&self, py: Python<'_>, entries: Option<&Bound<'_, PyDict>>) -> PyResult<()> {
-        kv::set_many(py, Gil::Release, &self.inner, entries)
-    }
-
-    fn keys<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        kv::keys(py, Gil::Release, &self.inner)
-    }
-
-    fn items<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        kv::items(py, Gil::Release, &self.inner)
-    }
-
-    fn __contains__(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<bool> {
-        kv::contains(py, Gil::Release, &self.inner, key)
-    }
-
-    fn remove(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<()> {
-        kv::remove(py, Gil::Release, &self.inner, key)
-    }
-
-    #[pyo3(signature = (*keys))]
-    fn remove_many(&self, py: Python<'_>, keys: &Bound<'_, PyTuple>) -> PyResult<()> {
-        kv::remove_many(py, Gil::Release, &self.inner, keys)
-    }
-
-    fn cas(
-        &self,
-        py: Python<'_>,
-        key: &Bound<'_, PyAny>,
-        value: &Bound<'_, PyAny>,
-        expected: &Bound<'_, PyAny>,
-    ) -> PyResult<bool> {
-        kv::cas(py, Gil::Release, &self.inner, key, value, expected)
-    }
-
-    fn clear(&self, py: Python<'_>) -> PyResult<()> {
-        kv::clear(py, Gil::Release, &self.inner)
-    }
-
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         Ok(format!(
             "<kvit.kv.postgres.Postgres table={} pool_size={}>",
@@ -127,7 +60,7 @@ impl PyPostgres {
             self.inner.pool_size()
         ))
     }
-}
+});
 
 pub(crate) fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<PyPostgres>()
