@@ -726,7 +726,10 @@ fn replace_payloads(
             break;
         }
         let payload = payload.as_ref()?;
-        let index = node.entries.binary_search_by(|entry| entry.key.cmp(key)).ok()?;
+        let index = node
+            .entries
+            .binary_search_by(|entry| entry.key.cmp(key))
+            .ok()?;
         updated.entries[index].payload = payload.clone();
         at += 1;
     }
