@@ -398,7 +398,11 @@ fn staged(criterion: &mut Criterion, scale: &Scale) {
         bench.iter(|| {
             let (key, index) = (&keys[next % PROBES], probes[next % PROBES]);
             // The first pass over the probes changes them, the second restores them.
-            let changed = if (next / PROBES).is_multiple_of(2) { CHANGED } else { 0 };
+            let changed = if (next / PROBES).is_multiple_of(2) {
+                CHANGED
+            } else {
+                0
+            };
             next += 1;
             staged.set(key, base_value(index) + changed).expect("set");
             let result = staged.commit(&options).expect("commit");
