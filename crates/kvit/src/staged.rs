@@ -400,7 +400,6 @@ impl<C: Codec> Store for Staged<C> {
         }
         bytes_options.default_merge = options.default_merge.clone().map(|merge| self.wrap(merge));
 
-        let before = state.versioned.current_commit();
         let result = state.versioned.commit(&changes, &bytes_options)?;
         if !result.merged {
             return Ok(result);
@@ -424,15 +423,12 @@ impl<C: Codec> Store for Staged<C> {
                 }
             }
             Strategy::ThreeWay => {
-                // Other writers' changes and merged values: forget what changed.
-                let after = state.versioned.current_commit();
-                match state.versioned.diff(before, after) {
-                    Ok(diff) => {
-                        for key in diff.added.iter().chain(&diff.removed).chain(&diff.modified) {
-                            state.cache.remove(key);
-                        }
-                    }
-                    Err(_) => state.cache.clear(),
+                // The merge already knows every key whose value can now differ
+                // from what this handle read: the other side's changes, the
+                // keys both sides changed, and our own. No second diff needed.
+                let changed = result.carried_keys.iter().chain(&result.auto_merged_keys);
+                for key in changed.chain(staged.keys()) {
+                    state.cache.remove(key);
                 }
             }
         }

@@ -612,3 +612,26 @@ fn cached_reads_still_count_as_uses_for_the_size_bound() {
         "an older untouched key was dropped first"
     );
 }
+
+#[test]
+fn a_three_way_commit_refreshes_cached_values_the_other_side_changed() {
+    let kv: Arc<dyn KvStore> = Arc::new(Memory::new());
+    let a = staged_on(&kv);
+    let b = staged_on(&kv);
+    a.set("x", json(1)).unwrap();
+    commit(&a);
+    b.refresh().unwrap();
+    assert_eq!(b.get("x").unwrap(), Some(json(1)), "now cached in b");
+    a.set("x", json(2)).unwrap();
+    commit(&a);
+    b.set("y", json(3)).unwrap();
+    let result = commit(&b);
+    assert_eq!(result.strategy, Strategy::ThreeWay);
+    assert!(result.carried_keys.contains("x"));
+    assert_eq!(
+        b.get("x").unwrap(),
+        Some(json(2)),
+        "the carried change is seen, not the cached value"
+    );
+    assert_eq!(b.get("y").unwrap(), Some(json(3)));
+}
