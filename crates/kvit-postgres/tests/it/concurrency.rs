@@ -5,6 +5,7 @@
 //! same test; a child finds its orders in an environment variable, does its
 //! part, prints what it counted after a marker and exits.
 
+use kvit::testing::conformance;
 use kvit::testing::counter_race::{increment, value as counter_value};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -72,26 +73,7 @@ fn cas_rounds_race_between_processes() {
     if let Some(orders) = child_orders() {
         let store = orders.table.open();
         wait_for_go(&store);
-        let mut wins = 0u64;
-        for round in 0..orders.count {
-            if store
-                .cas(&format!("round-{round:04}"), &orders.id.to_le_bytes(), None)
-                .unwrap()
-            {
-                wins += 1;
-            }
-            // A barrier through the store: no process starts the next round
-            // before all have tried this one, so every round is contested.
-            let attempted = format!("attempted/{round:04}/");
-            store
-                .set(&format!("{attempted}{}", orders.id), b"")
-                .unwrap();
-            let deadline = Instant::now() + Duration::from_secs(60);
-            while store.keys_with_prefix(&attempted).unwrap().len() < PROCESSES {
-                assert!(Instant::now() < deadline, "round {round} never completed");
-                std::thread::sleep(Duration::from_micros(200));
-            }
-        }
+        let wins = conformance::cas_rounds_in_process(&store, orders.id, orders.count, PROCESSES);
         println!("{WINS_MARKER}{wins}");
         return;
     }

@@ -87,6 +87,50 @@ pub fn conditional_removal<S: KvStore + ?Sized>(store: &S) {
     );
 }
 
+/// One process's part in a multi-process `cas` race: in each of `rounds`
+/// rounds it tries to create `round-NNNN` holding its `id`, then waits, through
+/// the store, until all `processes` have tried, so every round is contested.
+/// Returns the rounds it won; the parent checks there is one winner a round.
+///
+/// # Panics
+/// On a backend failure, or if a round is not completed within a minute.
+pub fn cas_rounds_in_process<S: KvStore + ?Sized>(
+    store: &S,
+    id: u64,
+    rounds: usize,
+    processes: usize,
+) -> u64 {
+    const CHECK: &str = "cas_rounds_in_process";
+    let mut wins = 0u64;
+    for round in 0..rounds {
+        if ok(
+            store.cas(&format!("round-{round:04}"), &id.to_le_bytes(), None),
+            CHECK,
+            "cas",
+        ) {
+            wins += 1;
+        }
+        let attempted = format!("attempted/{round:04}/");
+        ok(store.set(&format!("{attempted}{id}"), b""), CHECK, "set");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while ok(
+            store.keys_with_prefix(&attempted),
+            CHECK,
+            "keys_with_prefix",
+        )
+        .len()
+            < processes
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{CHECK}: round {round} never completed"
+            );
+            std::thread::sleep(std::time::Duration::from_micros(200));
+        }
+    }
+    wins
+}
+
 /// Unwraps a backend result, panicking with the check and operation on error.
 fn ok<T>(result: Result<T>, check: &str, operation: &str) -> T {
     result.unwrap_or_else(|error| panic!("conformance {check}: {operation} failed: {error}"))

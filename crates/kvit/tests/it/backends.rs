@@ -267,26 +267,7 @@ fn disk_cas_rounds_race_between_processes() {
     if let Some(orders) = child_orders() {
         let store = open(&orders.directory);
         wait_for_go(&store);
-        let mut wins = 0u64;
-        for round in 0..orders.rounds {
-            if store
-                .cas(&format!("round-{round:04}"), &orders.id.to_le_bytes(), None)
-                .unwrap()
-            {
-                wins += 1;
-            }
-            // A barrier through the store: no process starts the next round
-            // before all have tried this one, so every round is contested.
-            let attempted = format!("attempted/{round:04}/");
-            store
-                .set(&format!("{attempted}{}", orders.id), b"")
-                .unwrap();
-            let deadline = Instant::now() + Duration::from_secs(30);
-            while store.keys_with_prefix(&attempted).unwrap().len() < PROCESSES {
-                assert!(Instant::now() < deadline, "round {round} never completed");
-                std::thread::sleep(Duration::from_micros(200));
-            }
-        }
+        let wins = conformance::cas_rounds_in_process(&store, orders.id, orders.rounds, PROCESSES);
         println!("{WINS_MARKER}{wins}");
         return;
     }
