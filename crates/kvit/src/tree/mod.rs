@@ -12,9 +12,9 @@ mod chunker;
 mod node;
 
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::ops::Bound;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 pub use node::ValueRef;
 pub(crate) use node::{put_varint, ChildRef, Entry, Node, Payload, Reader, MAX_LEVEL};
@@ -68,6 +68,9 @@ enum Seek<'a> {
 pub struct Tree {
     kv: SharedKv,
     cache: NodeCache,
+    /// Nodes that commits replaced, oldest first; see [`Tree::retire`].
+    retired: Mutex<VecDeque<ObjectId>>,
+    retired_limit: usize,
 }
 
 impl Tree {
@@ -86,6 +89,9 @@ impl Tree {
         Tree {
             kv,
             cache: NodeCache::with_weighter(estimated_items, cache_bytes.max(1), NodeWeighter),
+            retired: Mutex::new(VecDeque::new()),
+            // About a quarter of the nodes the cache holds.
+            retired_limit: (estimated_items / 4).max(16),
         }
     }
 
@@ -330,6 +336,16 @@ impl Tree {
                 return Ok(root);
             }
         }
+        // New payloads for keys the root already holds (a value-only edit
+        // below): the root keeps its entries, so it is simply re-stored.
+        let mut next = 0;
+        if let Some(updated) = replace_payloads(&root_node, &level_edits, &mut next, true) {
+            if next == level_edits.len() {
+                let id = Self::store_node(&updated, batch);
+                self.cache.insert(id, Arc::new(updated));
+                return Ok(id);
+            }
+        }
         let mut entries = Vec::with_capacity(root_node.entries.len() + level_edits.len());
         merge_entries(&root_node.entries, &level_edits, &mut 0, None, |entry| {
             entries.push(entry);
@@ -455,11 +471,8 @@ impl Tree {
                 (node, id, is_last) = following;
             }
         }
+        self.retire(replaced.iter().map(|(_, id)| *id));
         for (key, id) in replaced {
-            // The old version of a rewritten node is now history: drop it
-            // from the cache so that old versions do not crowd out the live
-            // tree (a reader of an old commit fetches it again if needed).
-            self.cache.remove(&id);
             match parent.get(&key) {
                 // Rewritten to exactly the node it was: no change to report.
                 Some(Some(Payload::Child(child))) if child.id == id => {
@@ -472,6 +485,21 @@ impl Tree {
             }
         }
         Ok(parent.into_iter().collect())
+    }
+
+    /// Records nodes that a commit replaced. Their old versions are history,
+    /// and left in the cache they would crowd out the live tree, commit
+    /// after commit; but the next commit of another writer, or a merge,
+    /// usually still needs them (as its base). So they leave the cache only
+    /// once a bounded number of newer replacements has followed them.
+    fn retire(&self, ids: impl Iterator<Item = ObjectId>) {
+        let mut retired = self.retired.lock().unwrap_or_else(PoisonError::into_inner);
+        retired.extend(ids);
+        while retired.len() > self.retired_limit {
+            if let Some(id) = retired.pop_front() {
+                self.cache.remove(&id);
+            }
+        }
     }
 
     /// Finds a node of level `level` (below the root's); also returns its id
@@ -719,7 +747,7 @@ fn replace_payloads(
     is_last: bool,
 ) -> Option<Node> {
     let node_last = node.last_key()?;
-    let mut updated = node.clone();
+    let mut replacements = Vec::new();
     let mut at = *next;
     while let Some((key, payload)) = edits.get(at) {
         if !is_last && key > node_last {
@@ -730,8 +758,12 @@ fn replace_payloads(
             .entries
             .binary_search_by(|entry| entry.key.cmp(key))
             .ok()?;
-        updated.entries[index].payload = payload.clone();
+        replacements.push((index, payload));
         at += 1;
+    }
+    let mut updated = node.clone();
+    for (index, payload) in replacements {
+        updated.entries[index].payload = payload.clone();
     }
     *next = at;
     Some(updated)

@@ -145,7 +145,23 @@ impl Node {
 
     /// Encodes the node; keys are prefix-compressed against their predecessor.
     pub(crate) fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(16 + self.entries.len() * 32);
+        // Sized up front (keys uncompressed, varints at their widest), so
+        // encoding never reallocates.
+        let capacity = 11
+            + self
+                .entries
+                .iter()
+                .map(|entry| {
+                    entry.key.len()
+                        + 20
+                        + match &entry.payload {
+                            Payload::Value(ValueRef::Inline(bytes)) => 1 + 10 + bytes.len(),
+                            Payload::Value(ValueRef::Blob { .. }) => 1 + 10 + ID_LEN,
+                            Payload::Child(_) => ID_LEN + 20,
+                        }
+                })
+                .sum::<usize>();
+        let mut out = Vec::with_capacity(capacity);
         out.push(self.level);
         put_varint(&mut out, self.entries.len() as u64);
         let mut previous: &[u8] = &[];
@@ -258,7 +274,20 @@ impl Node {
 }
 
 fn common_prefix(a: &[u8], b: &[u8]) -> usize {
-    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+    // Eight bytes at a time: sorted keys often share long prefixes.
+    let mut shared = 0;
+    for (x, y) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
+        if x != y {
+            break;
+        }
+        shared += 8;
+    }
+    shared
+        + a[shared..]
+            .iter()
+            .zip(&b[shared..])
+            .take_while(|(x, y)| x == y)
+            .count()
 }
 
 /// Appends `value` as an unsigned LEB128 varint.
