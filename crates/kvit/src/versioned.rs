@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
 use std::fmt;
 use std::ops::Bound;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use crate::backend::{KvStore, Memory};
 use crate::commit::{self, Commit};
@@ -276,20 +276,37 @@ impl DiffResult {
     }
 }
 
-/// State shared by every cursor opened from one handle: the backend and the
-/// caches of immutable objects.
+/// State shared by every cursor opened on one backend handle in a process:
+/// the backend and the caches of immutable objects.
 pub(crate) struct Repo {
     pub(crate) tree: Tree,
     commits: quick_cache::sync::Cache<ObjectId, Arc<Commit>>,
 }
 
 impl Repo {
-    /// A repo over a backend whose format marker the caller has checked.
+    /// The repo over a backend whose format marker the caller has checked:
+    /// the one already open on this same handle (same `Arc`, same cache
+    /// size) if there is one. Objects are immutable, so cursors can share
+    /// caches, and a second writer on the store then neither fetches nor
+    /// hashes nor decodes again the nodes and commits the first one wrote.
     fn checked(kv: SharedKv, cache_bytes: u64) -> Arc<Self> {
-        Arc::new(Repo {
+        type OpenRepos = HashMap<(usize, u64), Weak<Repo>>;
+        static OPEN: Mutex<Option<OpenRepos>> = Mutex::new(None);
+        // A live repo holds its backend, so the address cannot be reused
+        // while the entry can still be upgraded.
+        let key = (Arc::as_ptr(&kv).cast::<()>().addr(), cache_bytes);
+        let mut open = OPEN.lock().unwrap_or_else(PoisonError::into_inner);
+        let open = open.get_or_insert_with(HashMap::new);
+        if let Some(repo) = open.get(&key).and_then(Weak::upgrade) {
+            return repo;
+        }
+        open.retain(|_, repo| repo.strong_count() > 0);
+        let repo = Arc::new(Repo {
             tree: Tree::new(kv, cache_bytes),
             commits: quick_cache::sync::Cache::new(4096),
-        })
+        });
+        open.insert(key, Arc::downgrade(&repo));
+        repo
     }
 
     pub(crate) fn kv(&self) -> &dyn KvStore {

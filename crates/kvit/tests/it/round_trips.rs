@@ -28,12 +28,34 @@ fn depth(kv: Arc<dyn KvStore>, v: &Versioned) -> u64 {
 fn cold_open_and_one_read_take_depth_plus_three() {
     let (counting, v) = populated(100_000);
     let depth = depth(counting.clone(), &v);
+    // Cursors on one backend handle share their caches: with `v` gone, the
+    // next open starts cold.
+    drop(v);
     counting.reset();
     let cold = Versioned::open(counting.clone()).unwrap();
     let value = cold.get("user/00054321").unwrap().unwrap();
     assert_eq!(value, format!("{:0>80}", 54321).into_bytes());
     let trips = counting.counts().round_trips();
     assert!(trips <= depth + 3, "{trips} round trips at depth {depth}");
+}
+
+#[test]
+fn cursors_on_one_backend_handle_share_what_they_read_and_wrote() {
+    let (counting, mut first) = populated(10_000);
+    let mut change = ChangeSet::new();
+    change.set("user/00000042", b"first".to_vec()).unwrap();
+    first.commit(&change, &CommitOptions::new()).unwrap();
+    counting.reset();
+    // One round trip to open (format marker and head) and one for the blob
+    // of an 80-byte value (values are not cached); every node and the
+    // commit the first cursor wrote come from the shared caches.
+    let second = Versioned::open(counting.clone()).unwrap();
+    assert_eq!(second.get("user/00000042").unwrap().unwrap(), b"first");
+    let large = second.get("user/00009999").unwrap().unwrap();
+    assert_eq!(large, format!("{:0>80}", 9999).into_bytes());
+    let counts = counting.counts();
+    assert_eq!(counts.round_trips(), 2, "{counts:?}");
+    assert_eq!(counts.keys_read, 3, "{counts:?}");
 }
 
 #[test]
