@@ -20,6 +20,7 @@ test:
 test-all:
 	$(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
+	$(CARGO) test -p kvit --features failpoints --test crash --test failpoints
 	$(CARGO) run --quiet --example keymap_demo -- --keys 20000
 	$(CARGO) run --quiet --example seed
 	$(MAKE) py-test
@@ -47,6 +48,7 @@ bench-python: py-venv
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy -p kvit --all-targets --features failpoints -- -D warnings
 
 fmt:
 	$(CARGO) fmt --all
@@ -76,3 +78,42 @@ $(VENV)/.tools-installed:
 py-test: py-venv
 	$(VENV)/bin/python -m pytest crates/kvit-py/tests
 	$(VENV)/bin/python -m mypy --strict crates/kvit-py/python/kvit crates/kvit-py/tests/typed_usage.py crates/kvit-py/examples/quickstart.py
+
+## Fuzz smoke, about a minute: every fuzz target in fuzz/ (its own
+## workspace, built with nightly) for FUZZ_SECONDS each, installing
+## cargo-fuzz first if it is missing. Longer runs: docs/reliability.md.
+FUZZ_SECONDS ?= 15
+FUZZ_TARGETS = decode_objects parse_names operations corrupt_store
+
+## Lost updates: 2, 4 and 8 writer processes x 250 counter commits each on
+## Disk, Redis and PostgreSQL (loopback servers started first and stopped
+## after); prints the table kept in docs/reliability.md, fails on any lost
+## update or on an error other than a lost race reaching a writer.
+LOST_UPDATES_ARGS ?= --processes 2,4,8 --commits 250
+
+.PHONY: fuzz-smoke lost-updates
+
+fuzz-smoke:
+	@command -v cargo-fuzz >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked
+	cd fuzz && for target in $(FUZZ_TARGETS); do \
+		$(CARGO) +nightly fuzz run $$target -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
+	done
+
+lost-updates:
+	scripts/with-services.sh $(CARGO) run --release -p kvit-harness --bin lost-updates -- $(LOST_UPDATES_ARGS)
+
+## Reliability soak, about 10 minutes: the kill -9 harness with 500 kills at
+## random moments and 30 at each failpoint, then 60 s of writers, two
+## collectors, rebases and branch churn; both print a table for
+## docs/reliability.md. Runs the fuzz smoke and lost-update checks first.
+STRESS_KILLS ?= 500
+STRESS_KILLS_PER_POINT ?= 30
+STRESS_GC_SECS ?= 60
+
+.PHONY: stress
+
+stress: fuzz-smoke lost-updates
+	KVIT_CRASH_KILLS=$(STRESS_KILLS) KVIT_CRASH_KILLS_PER_POINT=$(STRESS_KILLS_PER_POINT) \
+		$(CARGO) test -p kvit --features failpoints --test crash -- kill_nine --nocapture
+	KVIT_GC_STRESS_SECS=$(STRESS_GC_SECS) \
+		$(CARGO) test -p kvit --features failpoints --test failpoints -- gc_stress_beside_writers --nocapture

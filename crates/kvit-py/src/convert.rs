@@ -78,16 +78,33 @@ pub(crate) fn optional_value(key: &str, obj: &Bound<'_, PyAny>) -> PyResult<Opti
     }
 }
 
-/// A commit id given as 40 lowercase hex characters.
-pub(crate) fn commit_id(text: &str) -> PyResult<ObjectId> {
-    text.parse()
-        .map_err(|err: kvit::ParseObjectIdError| PyValueError::new_err(err.to_string()))
+/// The commit `text` names: a full id or a unique prefix of one (at least
+/// 4 lowercase hex characters), looked up in the cursor's store.
+///
+/// # Errors
+/// As [`kvit::Versioned::resolve_commit`]: `InvalidArgument` (a
+/// `ValueError`) for text that cannot be an id, `CommitNotFound` (a
+/// `KeyError`) for an unknown one, `AmbiguousCommitPrefix` (a `ValueError`).
+pub(crate) fn commit_id(cursor: &kvit::Versioned, text: &str) -> kvit::Result<ObjectId> {
+    cursor.resolve_commit(text)
 }
 
-/// A commit id, or `None` if `text` cannot be one (for the calls whose answer
-/// to an unknown commit is `None` / `False`).
-pub(crate) fn maybe_commit_id(text: &str) -> Option<ObjectId> {
-    text.parse().ok()
+/// The commit `text` names, or `None` where it names none (text that cannot
+/// be an id, or an unknown one), for the calls whose answer to an unknown
+/// commit is `None` / `False`. An ambiguous prefix is still an error: there
+/// are commits, and the caller must say which.
+///
+/// # Errors
+/// `AmbiguousCommitPrefix`, or a backend failure.
+pub(crate) fn maybe_commit_id(
+    cursor: &kvit::Versioned,
+    text: &str,
+) -> kvit::Result<Option<ObjectId>> {
+    match cursor.resolve_commit(text) {
+        Ok(id) => Ok(Some(id)),
+        Err(kvit::Error::InvalidArgument(_) | kvit::Error::CommitNotFound(_)) => Ok(None),
+        Err(other) => Err(other),
+    }
 }
 
 const MAX_JSON_DEPTH: usize = 128;

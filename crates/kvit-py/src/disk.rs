@@ -3,6 +3,7 @@
 //! other processes' transactions.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use pyo3::exceptions::PyValueError;
@@ -16,7 +17,9 @@ use crate::kv_methods::{kv_store_pymethods, Gil};
 /// by threads and processes.
 #[pyclass(module = "kvit.kv.disk", name = "Disk", frozen)]
 pub(crate) struct PyDisk {
-    pub(crate) inner: kvit::Disk,
+    /// Shared, so that every cursor opened on this object is on one `Arc`
+    /// and shares one object cache.
+    pub(crate) inner: Arc<kvit::Disk>,
 }
 
 fn durability(name: &str) -> PyResult<kvit::Durability> {
@@ -52,7 +55,9 @@ kv_store_pymethods!(PyDisk, Gil::Release, {
         let inner = py
             .allow_threads(|| options.open(&path))
             .map_err(|err| to_py_err(py, err))?;
-        Ok(PyDisk { inner })
+        Ok(PyDisk {
+            inner: Arc::new(inner),
+        })
     }
 
     /// The store's directory.
@@ -61,10 +66,48 @@ kv_store_pymethods!(PyDisk, Gil::Release, {
         self.inner.path().to_path_buf()
     }
 
+    /// Closes the store's database connection now. From then on every call
+    /// on it (and on cursors that reach it) raises `BackendError` saying it
+    /// is closed; it is never reopened behind the caller's back. Closing
+    /// twice does nothing.
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        py.allow_threads(|| self.inner.close())
+            .map_err(|err| to_py_err(py, err))
+    }
+
+    /// Whether `close()` was called.
+    #[getter]
+    fn closed(&self, py: Python<'_>) -> bool {
+        py.allow_threads(|| self.inner.is_closed())
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    /// Closes the store at the end of a `with` block.
+    /// An exception leaving the block is not ours to handle: it propagates.
+    fn __exit__(
+        &self,
+        py: Python<'_>,
+        exc_type: &Bound<'_, PyAny>,
+        exc_value: &Bound<'_, PyAny>,
+        traceback: &Bound<'_, PyAny>,
+    ) -> PyResult<bool> {
+        let _ = (exc_type, exc_value, traceback);
+        self.close(py)?;
+        Ok(false)
+    }
+
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         let path = self.inner.path().display().to_string();
+        let closed = if py.allow_threads(|| self.inner.is_closed()) {
+            " closed"
+        } else {
+            ""
+        };
         Ok(format!(
-            "<kvit.kv.disk.Disk path={}>",
+            "<kvit.kv.disk.Disk path={}{closed}>",
             PyString::new(py, &path).repr()?
         ))
     }

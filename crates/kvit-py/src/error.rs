@@ -47,7 +47,7 @@ pub(crate) fn to_py_err(py: Python<'_>, err: Error) -> PyErr {
             Ok(original) => *original,
             Err(_) => kvit_exception(py, &BACKEND_ERROR, "BackendError", message),
         },
-        Error::Closed => kvit_exception(py, &BACKEND_ERROR, "BackendError", message),
+        Error::Closed { .. } => kvit_exception(py, &BACKEND_ERROR, "BackendError", message),
         Error::MergeConflict(conflict) => merge_conflict(py, conflict, message),
         Error::Concurrency { .. } => {
             kvit_exception(py, &CONCURRENCY_ERROR, "ConcurrencyError", message)
@@ -62,7 +62,8 @@ pub(crate) fn to_py_err(py: Python<'_>, err: Error) -> PyErr {
         | Error::ValueTooLarge { .. }
         | Error::InvalidArgument(_)
         | Error::InvalidBranchName { .. }
-        | Error::BranchExists(_) => PyValueError::new_err(message),
+        | Error::BranchExists(_)
+        | Error::AmbiguousCommitPrefix { .. } => PyValueError::new_err(message),
         Error::CommitNotFound(_) => PyKeyError::new_err(message),
         // Like a dict's KeyError: the key itself is the argument.
         Error::KeyNotFound(key) => PyKeyError::new_err(key),

@@ -535,13 +535,15 @@ impl PyStaged {
         commit_hash: &str,
         branch: Option<&str>,
     ) -> PyResult<Option<Py<PyAny>>> {
-        let Some(commit) = convert::maybe_commit_id(commit_hash) else {
-            return Ok(None);
-        };
-        let core = slf
-            .get()
-            .shared
-            .run(slf.py(), |shared| shared.core.checkout(commit, branch))?;
+        let core = slf.get().shared.run(slf.py(), |shared| {
+            let commit = shared
+                .core
+                .with_versioned(|cursor| convert::maybe_commit_id(cursor, commit_hash))?;
+            match commit {
+                Some(commit) => shared.core.checkout(commit, branch),
+                None => Ok(None),
+            }
+        })?;
         core.map(|core| Self::sibling(slf, core)).transpose()
     }
 

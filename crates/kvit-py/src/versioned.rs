@@ -283,7 +283,7 @@ pub(crate) fn open_cursor(
     let (kv, store) = python_store::resolve(py, store)?;
     let mut options = kvit::OpenOptions::new().branch(branch);
     if let Some(hash) = commit_hash {
-        options = options.at_commit(convert::commit_id(hash)?);
+        options = options.at_commit_prefix(hash);
     }
     let cursor = py
         .allow_threads(|| options.open(kv))
@@ -524,12 +524,14 @@ impl PyVersioned {
         commit_hash: &str,
         branch: Option<&str>,
     ) -> PyResult<Option<Py<PyAny>>> {
-        let Some(commit) = convert::maybe_commit_id(commit_hash) else {
-            return Ok(None);
-        };
-        let engine = self.with_cursor(py, |cursor| match cursor.checkout(commit, branch)? {
-            Some(opened) => cursor.sibling(opened).map(Some),
-            None => Ok(None),
+        let engine = self.with_cursor(py, |cursor| {
+            let Some(commit) = convert::maybe_commit_id(cursor, commit_hash)? else {
+                return Ok(None);
+            };
+            match cursor.checkout(commit, branch)? {
+                Some(opened) => cursor.sibling(opened).map(Some),
+                None => Ok(None),
+            }
         })?;
         engine.map(|engine| self.opened(py, engine)).transpose()
     }
@@ -560,10 +562,12 @@ impl PyVersioned {
     /// Forces this branch's head to `commit_hash` and moves the cursor there;
     /// False (and nothing changed) if there is no such commit.
     fn reset_to(&self, py: Python<'_>, commit_hash: &str) -> PyResult<bool> {
-        let Some(commit) = convert::maybe_commit_id(commit_hash) else {
-            return Ok(false);
-        };
-        self.with_cursor(py, |cursor| cursor.reset_to(commit))
+        self.with_cursor(py, |cursor| {
+            match convert::maybe_commit_id(cursor, commit_hash)? {
+                Some(commit) => cursor.reset_to(commit),
+                None => Ok(false),
+            }
+        })
     }
 
     /// Every branch name, sorted.
@@ -582,20 +586,28 @@ impl PyVersioned {
         commit_hash: Option<&str>,
         all_parents: bool,
     ) -> PyResult<Vec<String>> {
-        let start = commit_hash.map(convert::commit_id).transpose()?;
-        let ids = self.with_cursor(py, |cursor| match cursor.history(start, all_parents) {
-            Err(kvit::Error::MissingObject { id, .. }) if Some(id) == start => {
-                Err(kvit::Error::CommitNotFound(id.to_hex()))
+        let ids = self.with_cursor(py, |cursor| {
+            let start = commit_hash
+                .map(|text| convert::commit_id(cursor, text))
+                .transpose()?;
+            match cursor.history(start, all_parents) {
+                Err(kvit::Error::MissingObject { id, .. }) if Some(id) == start => {
+                    Err(kvit::Error::CommitNotFound(id.to_hex()))
+                }
+                other => other,
             }
-            other => other,
         })?;
         Ok(ids.iter().map(ObjectId::to_hex).collect())
     }
 
     /// The keys added, removed and modified from commit `a` to commit `b`.
     fn diff<'py>(&self, py: Python<'py>, a: &str, b: &str) -> PyResult<Bound<'py, PyAny>> {
-        let (a, b) = (convert::commit_id(a)?, convert::commit_id(b)?);
-        let diff = self.with_cursor(py, |cursor| cursor.diff(a, b))?;
+        let diff = self.with_cursor(py, |cursor| {
+            cursor.diff(
+                convert::commit_id(cursor, a)?,
+                convert::commit_id(cursor, b)?,
+            )
+        })?;
         let class = DIFF_RESULT_CLASS.import(py, "kvit.results", "DiffResult")?;
         let frozen =
             |keys: &std::collections::BTreeSet<String>| pyo3::types::PyFrozenSet::new(py, keys);
@@ -614,28 +626,35 @@ impl PyVersioned {
         py: Python<'py>,
         commit_hash: Option<&str>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let commit = match commit_hash {
-            None => None,
-            Some(text) => match convert::maybe_commit_id(text) {
-                Some(id) => Some(id),
-                None => return Ok(None),
-            },
-        };
-        let info = self.with_cursor(py, |cursor| match cursor.commit_info(commit) {
-            Err(kvit::Error::MissingObject { id, .. }) if Some(id) == commit => Ok(None),
-            other => other,
+        let info = self.with_cursor(py, |cursor| {
+            let commit = match commit_hash {
+                None => None,
+                Some(text) => match convert::maybe_commit_id(cursor, text)? {
+                    Some(id) => Some(id),
+                    None => return Ok(None),
+                },
+            };
+            match cursor.commit_info(commit) {
+                Err(kvit::Error::MissingObject { id, .. }) if Some(id) == commit => Ok(None),
+                other => other,
+            }
         })?;
         info.map(|value| convert::from_json(py, &value)).transpose()
     }
 
     /// The lowest common ancestor of two commits, or None.
     fn merge_base(&self, py: Python<'_>, a: &str, b: &str) -> PyResult<Option<String>> {
-        let (a, b) = (convert::commit_id(a)?, convert::commit_id(b)?);
-        let base = self.with_cursor(py, |cursor| match cursor.merge_base(a, b) {
-            Err(kvit::Error::MissingObject { id, .. }) if id == a || id == b => {
-                Err(kvit::Error::CommitNotFound(id.to_hex()))
+        let base = self.with_cursor(py, |cursor| {
+            let (a, b) = (
+                convert::commit_id(cursor, a)?,
+                convert::commit_id(cursor, b)?,
+            );
+            match cursor.merge_base(a, b) {
+                Err(kvit::Error::MissingObject { id, .. }) if id == a || id == b => {
+                    Err(kvit::Error::CommitNotFound(id.to_hex()))
+                }
+                other => other,
             }
-            other => other,
         })?;
         Ok(base.map(|id| id.to_hex()))
     }

@@ -112,9 +112,18 @@ pub enum Error {
         found: String,
     },
 
-    /// A commit that was asked for does not exist.
+    /// A commit that was asked for does not exist (the id or id prefix as given).
     #[error("no commit {0}")]
     CommitNotFound(String),
+
+    /// A short commit id matches more than one commit.
+    #[error("commit id prefix {prefix:?} is ambiguous: {candidates} commits start with it; give more characters")]
+    AmbiguousCommitPrefix {
+        /// The prefix as given.
+        prefix: String,
+        /// How many commits start with it.
+        candidates: usize,
+    },
 
     /// Another writer moved the branch head between our read and our swap.
     #[error("branch {branch:?} moved while committing (expected {expected}, found {found}); refresh and retry")]
@@ -156,9 +165,13 @@ pub enum Error {
     #[error("key {0:?} not found")]
     KeyNotFound(String),
 
-    /// A handle was used after it was closed.
-    #[error("the store has been closed")]
-    Closed,
+    /// A store was used after it was closed; it is never reopened behind
+    /// the caller's back.
+    #[error("{store} has been closed; open it again to use it")]
+    Closed {
+        /// The store, as "Disk store at <path>".
+        store: String,
+    },
 }
 
 /// The keys a three-way merge could not resolve.

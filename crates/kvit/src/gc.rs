@@ -140,6 +140,7 @@ fn delete(kv: &dyn KvStore, doomed: &Objects, collected: &mut Collected) -> Resu
                 .map(|(key, stored)| (key.as_str(), *stored))
                 .collect();
             *count_of(collected, kind) += kv.remove_if_unchanged(&refs)?;
+            failpoint!("gc::sweep");
         }
     }
     Ok(())
@@ -227,6 +228,7 @@ fn mark(
         }
     }
     while !wave.is_empty() {
+        failpoint!("gc::mark");
         let mut next: Vec<(Kind, ObjectId)> = Vec::new();
         let mut reach = |kind: Kind, id: ObjectId, next: &mut Vec<(Kind, ObjectId)>| {
             if marked.insert((kind, id)) {
@@ -639,9 +641,12 @@ impl GcVersioned {
         let mut batch = WriteBatch::new();
         let root = repo.tree.apply(self.inner.root(), &edits, &mut batch)?;
         let new_commit = Commit::new(Vec::new(), root, 1, None, info)?.store(&mut batch);
-        batch.write_to(kv)?;
+        let mut written = batch.write_kept(kv)?;
         let branch = BranchName::new(self.inner.branch())?;
         let base = self.inner.base_commit();
+        failpoint!("gc::rebase-before-head");
+        // As a commit does: objects held too long are stored again first.
+        written.restamp_if_stale(kv)?;
         if !refs::swap_head(kv, &branch, Expected::At(base), new_commit)? {
             return Err(Error::Concurrency {
                 branch: branch.to_string(),

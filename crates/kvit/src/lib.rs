@@ -42,6 +42,37 @@
 #![deny(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+/// A named failpoint (tikv's fail-rs) with the `failpoints` feature, and no
+/// code at all without it, so release builds carry none. A point configured
+/// with `return` makes the enclosing function fail with a backend error that
+/// names it, as a dead disk would at that step. The names are listed in
+/// [`FAILPOINTS`] and their places in `docs/reliability.md`.
+macro_rules! failpoint {
+    ($name:literal) => {
+        #[cfg(feature = "failpoints")]
+        fail::fail_point!($name, |_| Err($crate::error::Error::backend(
+            "failpoint",
+            concat!("injected at ", $name)
+        )));
+    };
+}
+
+/// Every named failpoint, in the order a commit and a collection reach them
+/// (`docs/reliability.md` says where each one sits).
+#[cfg(feature = "failpoints")]
+pub const FAILPOINTS: &[&str] = &[
+    "commit::after-blobs",
+    "commit::after-nodes",
+    "commit::after-commit-object",
+    "commit::before-head-cas",
+    "commit::after-head-cas",
+    "merge::before-head-cas",
+    "merge::after-head-cas",
+    "gc::mark",
+    "gc::sweep",
+    "gc::rebase-before-head",
+];
+
 mod backend;
 mod builder;
 mod codec;
@@ -75,7 +106,7 @@ pub use gc::{
 pub use live::Live;
 pub use merge::{counter, last_writer_wins, merge_fn, MergeFn};
 pub use namespaced::Namespaced;
-pub use object::{ObjectId, ParseObjectIdError, WriteBatch};
+pub use object::{ObjectId, ParseObjectIdError, WriteBatch, RESTAMP_AFTER};
 pub use refs::{BranchName, Expected, MAX_BRANCH_NAME_LEN};
 pub use staged::{Engine, Staged};
 pub use store::{
@@ -92,6 +123,12 @@ pub use versioned::{
 #[doc = include_str!("../../../README.md")]
 #[cfg(doctest)]
 struct ReadmeDoctests;
+
+/// Entry points for the fuzz targets (`fuzz/`), behind the `fuzzing`
+/// feature; not part of the supported API.
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 
 /// Test support: the backend conformance suite and instrumented backends.
 #[cfg(feature = "testing")]

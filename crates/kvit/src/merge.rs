@@ -41,7 +41,20 @@ pub fn counter() -> MergeFn {
                     .into()
                 })
         };
-        let total = parse("ours", ours)? + parse("theirs", theirs)? - parse("old", old)?;
+        let (ours, theirs, old) = (
+            parse("ours", ours)?,
+            parse("theirs", theirs)?,
+            parse("old", old)?,
+        );
+        // The total may fit where one order of the sums does not: try each.
+        let total = ours
+            .checked_sub(old)
+            .and_then(|gain| gain.checked_add(theirs))
+            .or_else(|| theirs.checked_sub(old)?.checked_add(ours))
+            .or_else(|| ours.checked_add(theirs)?.checked_sub(old))
+            .ok_or_else(|| {
+                format!("counter merge: {ours} + {theirs} - {old} is beyond 128-bit integers")
+            })?;
         Ok(Some(total.to_string().into_bytes()))
     })
 }
@@ -73,6 +86,33 @@ mod tests {
         );
         let err = merge(None, Some(b"x"), Some(b"1")).unwrap_err();
         assert!(err.to_string().contains("not a decimal integer"), "{err}");
+    }
+
+    /// Found while modelling the counter for the `operations` fuzz target:
+    /// integers near the limits made the merge overflow, a panic in debug
+    /// builds and a wrong total in release ones.
+    #[test]
+    fn counter_totals_beyond_128_bits_are_errors_not_overflows() {
+        let merge = counter();
+        let (max, min) = (i128::MAX.to_string(), i128::MIN.to_string());
+        let err = merge(Some(b"1"), Some(max.as_bytes()), Some(b"2")).unwrap_err();
+        assert!(err.to_string().contains("beyond 128-bit"), "{err}");
+        let err = merge(Some(b"1"), Some(min.as_bytes()), Some(b"-1")).unwrap_err();
+        assert!(err.to_string().contains("beyond 128-bit"), "{err}");
+        // Totals that fit are found whatever the order of the sums.
+        assert_eq!(
+            merge(
+                Some(min.as_bytes()),
+                Some(max.as_bytes()),
+                Some(min.as_bytes())
+            )
+            .unwrap(),
+            Some(max.clone().into_bytes())
+        );
+        assert_eq!(
+            merge(Some(b"-1"), Some(max.as_bytes()), Some(b"-1")).unwrap(),
+            Some(max.into_bytes())
+        );
     }
 
     #[test]

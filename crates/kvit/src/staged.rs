@@ -426,8 +426,8 @@ impl<C: Codec> Store for Staged<C> {
                 // The merge already knows every key whose value can now differ
                 // from what this handle read: the other side's changes, the
                 // keys both sides changed, and our own. No second diff needed.
-                let changed = result.carried_keys.iter().chain(&result.auto_merged_keys);
-                for key in changed.chain(staged.keys()) {
+                let theirs_or_both = result.carried_keys.iter().chain(&result.auto_merged_keys);
+                for key in theirs_or_both.chain(staged.keys()) {
                     state.cache.remove(key);
                 }
             }

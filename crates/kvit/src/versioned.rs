@@ -11,7 +11,7 @@ use crate::backend::{KvStore, Memory};
 use crate::commit::{self, Commit};
 use crate::error::{Error, MergeConflict, Result};
 use crate::merge::MergeFn;
-use crate::object::{self, Kind, ObjectId, SharedKv, WriteBatch};
+use crate::object::{self, Kind, ObjectId, SharedKv, WriteBatch, Written};
 use crate::refs::{self, BranchName, Expected};
 use crate::tree::{Change, Edits, Tree, ValueRef, DEFAULT_CACHE_BYTES};
 
@@ -378,6 +378,15 @@ impl Repo {
     }
 }
 
+/// A merge commit written and ready to become the head.
+struct Merged {
+    result: MergeResult,
+    /// Its objects, to store again if the head move is held up.
+    written: Written,
+    /// Whether our commit, and so the cursor's, is one of its parents.
+    keeps_ours: bool,
+}
+
 /// Registered merge functions, shared by a cursor's clones.
 #[derive(Clone, Default)]
 struct MergeRegistry {
@@ -391,6 +400,7 @@ struct MergeRegistry {
 pub struct OpenOptions {
     branch: String,
     commit: Option<ObjectId>,
+    commit_prefix: Option<String>,
     cache_bytes: u64,
 }
 
@@ -399,6 +409,7 @@ impl Default for OpenOptions {
         OpenOptions {
             branch: "main".to_owned(),
             commit: None,
+            commit_prefix: None,
             cache_bytes: DEFAULT_CACHE_BYTES,
         }
     }
@@ -419,6 +430,14 @@ impl OpenOptions {
     /// Starts at this commit instead of the branch head.
     pub fn at_commit(mut self, commit: ObjectId) -> Self {
         self.commit = Some(commit);
+        self.commit_prefix = None;
+        self
+    }
+
+    /// Starts at the commit a short id names (see [`Versioned::resolve_commit`]).
+    pub fn at_commit_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.commit_prefix = Some(prefix.into());
+        self.commit = None;
         self
     }
 
@@ -432,8 +451,9 @@ impl OpenOptions {
     /// creating the branch at an empty root commit if it does not exist.
     ///
     /// # Errors
-    /// An invalid branch name, an unknown commit, a backend failure, or a
-    /// store of another format version.
+    /// An invalid branch name, an unknown commit (or a commit prefix that
+    /// does not name exactly one commit), a backend failure, or a store of
+    /// another format version.
     pub fn open(self, kv: SharedKv) -> Result<Versioned> {
         let branch = BranchName::new(&self.branch)?;
         // The format marker and the branch head in one round trip.
@@ -447,7 +467,11 @@ impl OpenOptions {
             .map(|bytes| refs::parse_head(&branch, &bytes))
             .transpose()?;
         let repo = Repo::checked(kv, self.cache_bytes);
-        let commit = match (self.commit, head) {
+        let at = match &self.commit_prefix {
+            Some(prefix) => Some(resolve_commit_prefix(&repo, prefix)?),
+            None => self.commit,
+        };
+        let commit = match (at, head) {
             (Some(commit), _) => {
                 if !repo.has_commit(commit)? {
                     return Err(Error::CommitNotFound(commit.to_hex()));
@@ -458,6 +482,51 @@ impl OpenOptions {
             (None, None) => Versioned::head_or_create(&repo, &branch)?,
         };
         Versioned::at(repo, branch, commit, MergeRegistry::default())
+    }
+}
+
+/// The fewest hex characters a commit id prefix may have: shorter ones would
+/// match most commits of any real store.
+const MIN_COMMIT_PREFIX_LEN: usize = 4;
+
+/// The commit a git-style short id names, by a prefix scan over the commit
+/// object keys (`obj/c/<id>`); a full id is checked to exist.
+fn resolve_commit_prefix(repo: &Repo, prefix: &str) -> Result<ObjectId> {
+    let full_len = object::ID_LEN * 2;
+    let is_hex = prefix
+        .bytes()
+        .all(|byte| byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte));
+    if !(MIN_COMMIT_PREFIX_LEN..=full_len).contains(&prefix.len()) || !is_hex {
+        return Err(Error::InvalidArgument(format!(
+            "{:?} is not a commit id: expected {MIN_COMMIT_PREFIX_LEN} to {full_len} \
+             lowercase hex characters",
+            prefix.chars().take(100).collect::<String>()
+        )));
+    }
+    if prefix.len() == full_len {
+        let id: ObjectId = prefix
+            .parse()
+            .map_err(|err: object::ParseObjectIdError| Error::InvalidArgument(err.to_string()))?;
+        return if repo.has_commit(id)? {
+            Ok(id)
+        } else {
+            Err(Error::CommitNotFound(prefix.to_owned()))
+        };
+    }
+    let kind_prefix = Kind::Commit.prefix();
+    let mut candidates = repo
+        .kv()
+        .keys_with_prefix(&format!("{kind_prefix}{prefix}"))?
+        .into_iter()
+        // A key another tool wrote that is not an id is not a commit.
+        .filter_map(|key| key.get(kind_prefix.len()..)?.parse::<ObjectId>().ok());
+    match (candidates.next(), candidates.count()) {
+        (None, _) => Err(Error::CommitNotFound(prefix.to_owned())),
+        (Some(id), 0) => Ok(id),
+        (Some(_), others) => Err(Error::AmbiguousCommitPrefix {
+            prefix: prefix.to_owned(),
+            candidates: others + 1,
+        }),
     }
 }
 
@@ -524,7 +593,8 @@ impl Versioned {
         let mut batch = WriteBatch::new();
         let root = Tree::empty_root(&mut batch);
         let commit = Commit::new(Vec::new(), root, 1, None, None)?.store(&mut batch);
-        batch.write_to(repo.kv())?;
+        let mut written = batch.write_kept(repo.kv())?;
+        written.restamp_if_stale(repo.kv())?;
         if refs::swap_head(repo.kv(), branch, Expected::Absent, commit)? {
             return Ok(commit);
         }
@@ -780,8 +850,10 @@ impl Versioned {
     ///
     /// # Errors
     /// [`Error::MergeConflict`] or [`Error::Concurrency`] (unless abandoning),
-    /// [`Error::InvalidArgument`] for info that is not a JSON object, or a
-    /// backend failure.
+    /// [`Error::InvalidArgument`] for info that is not a JSON object,
+    /// [`Error::MissingObject`] when the branch moved away from this cursor's
+    /// commit and garbage collection has since removed that commit (refresh
+    /// the cursor; nothing was published), or a backend failure.
     pub fn commit(&mut self, changes: &ChangeSet, options: &CommitOptions) -> Result<MergeResult> {
         let result = self.commit_inner(changes, options)?;
         if result.merged {
@@ -829,20 +901,34 @@ impl Versioned {
             info,
         )?;
         let ours_id = ours.store(&mut batch);
-        batch.write_to(kv)?;
+        let mut ours_written = batch.write_kept(kv)?;
         self.repo.remember(ours_id, &ours);
 
-        if refs::swap_head(kv, &self.branch, Expected::At(self.base), ours_id)? {
+        failpoint!("commit::before-head-cas");
+        // A writer held up since storing its objects stores them again, so
+        // that no collection can have removed them when the head moves.
+        ours_written.restamp_if_stale(kv)?;
+        let moved = refs::swap_head(kv, &self.branch, Expected::At(self.base), ours_id)?;
+        failpoint!("commit::after-head-cas");
+        if moved {
             return Ok(MergeResult::simple(ours_id, Strategy::FastForward));
         }
         let Some(head) = refs::read_head(kv, &self.branch)? else {
             // The branch was deleted (or never existed): ours recreates it.
+            // The deletion orphaned the commit ours is made on, so a
+            // collection may have removed it since.
+            self.ensure_current_stored()?;
+            ours_written.restamp_if_stale(kv)?;
             if refs::swap_head(kv, &self.branch, Expected::Absent, ours_id)? {
                 return Ok(MergeResult::simple(ours_id, Strategy::FastForward));
             }
             return self.lost_race(options, Strategy::FastForward, None);
         };
-        let merged = match self.three_way(ours_id, &ours, head, options)? {
+        let Merged {
+            result: merged,
+            written: mut merge_written,
+            keeps_ours,
+        } = match self.three_way(ours_id, &ours, head, options)? {
             Ok(merged) => merged,
             Err(conflict) => {
                 if options.on_conflict == OnConflict::Abandon {
@@ -855,10 +941,35 @@ impl Versioned {
             }
         };
         let commit = merged.commit.unwrap_or(ours_id);
-        if refs::swap_head(kv, &self.branch, Expected::At(head), commit)? {
+        failpoint!("merge::before-head-cas");
+        // A merge that keeps ours makes it reachable, and with it the commit
+        // this cursor stands on; that one is not the head, so a reset or a
+        // deletion may have orphaned it and a collection removed it. Landing
+        // anyway would publish a history with a hole in it.
+        if keeps_ours {
+            self.ensure_current_stored()?;
+        }
+        ours_written.restamp_if_stale(kv)?;
+        merge_written.restamp_if_stale(kv)?;
+        let moved = refs::swap_head(kv, &self.branch, Expected::At(head), commit)?;
+        failpoint!("merge::after-head-cas");
+        if moved {
             return Ok(merged);
         }
         self.lost_race(options, Strategy::ThreeWay, Some(head))
+    }
+
+    /// Fails with [`Error::MissingObject`] if the commit this cursor stands
+    /// on is no longer stored: garbage collection removed it after something
+    /// orphaned it, and the cursor must be refreshed.
+    fn ensure_current_stored(&self) -> Result<()> {
+        if self.repo.has_commit(self.current)? {
+            return Ok(());
+        }
+        Err(Error::MissingObject {
+            kind: Kind::Commit.name(),
+            id: self.current,
+        })
     }
 
     fn lost_race(
@@ -888,13 +999,14 @@ impl Versioned {
         ours: &Commit,
         head: ObjectId,
         options: &CommitOptions,
-    ) -> Result<std::result::Result<MergeResult, MergeConflict>> {
+    ) -> Result<std::result::Result<Merged, MergeConflict>> {
         let tree = &self.repo.tree;
         let theirs = self.repo.commit(head)?;
         // Histories that share no commit (a GC rebase starts a new root) merge
         // against what this cursor started from: the other side's changes are
         // then exactly what it did to that state.
-        let base = self.repo.merge_base(ours_id, head)?.unwrap_or(self.current);
+        let common = self.repo.merge_base(ours_id, head)?;
+        let base = common.unwrap_or(self.current);
         let base_root = self.repo.commit(base)?.root;
         let ours_changes = tree.diff(base_root, ours.root)?;
         let theirs_changes = tree.diff(base_root, theirs.root)?;
@@ -969,20 +1081,42 @@ impl Versioned {
             return Ok(Err(conflict));
         }
         let root = tree.apply(theirs.root, &edits, &mut batch)?;
-        let origin = Some(ours.origin.unwrap_or(self.current));
-        let generation = ours.generation.max(theirs.generation) + 1;
-        let merge_commit = Commit::new(
-            vec![ours_id, head],
-            root,
-            generation,
-            origin,
-            ours.info.clone(),
-        )?;
+        let keeps_ours = common.is_some();
+        let merge_commit = self.merge_commit(ours_id, ours, head, &theirs, keeps_ours, root)?;
         let merge_id = merge_commit.store(&mut batch);
-        batch.write_to(self.repo.kv())?;
+        let written = batch.write_kept(self.repo.kv())?;
         self.repo.remember(merge_id, &merge_commit);
         result.commit = Some(merge_id);
-        Ok(Ok(result))
+        Ok(Ok(Merged {
+            result,
+            written,
+            keeps_ours,
+        }))
+    }
+
+    /// The merge commit of ours and the head, with tree `root`.
+    fn merge_commit(
+        &self,
+        ours_id: ObjectId,
+        ours: &Commit,
+        head: ObjectId,
+        theirs: &Commit,
+        keeps_ours: bool,
+        root: ObjectId,
+    ) -> Result<Commit> {
+        let info = ours.info.clone();
+        if keeps_ours {
+            let origin = ours.origin.unwrap_or(self.current);
+            let generation = ours.generation.max(theirs.generation) + 1;
+            return Commit::new(vec![ours_id, head], root, generation, Some(origin), info);
+        }
+        // The head's history was cut by a rebase: ours stays out of it.
+        // Attaching the cursor's old history again would keep alive what the
+        // rebase dropped, and a later merge could find its common ancestor in
+        // that old history, far below what the head already holds, and apply
+        // the changes in between a second time.
+        let origin = theirs.origin.unwrap_or(head);
+        Commit::new(vec![head], root, theirs.generation + 1, Some(origin), info)
     }
 
     /// Moves the cursor (current and base) to `commit`, for the garbage
@@ -1035,9 +1169,13 @@ impl Versioned {
     ///
     /// # Errors
     /// [`Error::BranchExists`] if the name is taken (also when another writer
-    /// takes it at the same moment), an invalid name, or a backend failure.
+    /// takes it at the same moment), an invalid name,
+    /// [`Error::MissingObject`] if garbage collection removed the current
+    /// commit after the branch moved away from it, or a backend failure.
     pub fn create_branch(&self, name: &str) -> Result<Versioned> {
         let branch = BranchName::new(name)?;
+        // A head must never name a commit that is gone.
+        self.ensure_current_stored()?;
         if !refs::swap_head(self.repo.kv(), &branch, Expected::Absent, self.current)? {
             return Err(Error::BranchExists(name.to_owned()));
         }
@@ -1156,6 +1294,19 @@ impl Versioned {
                     .map_err(|err| Error::corrupt(Kind::Commit.name(), id, format!("info: {err}")))
             })
             .transpose()
+    }
+
+    /// The commit a git-style short id names: `prefix` is 4 to 40 lowercase
+    /// hex characters, found by a prefix scan over the stored commits; a full
+    /// 40-character id is checked to exist.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] naming text that is not 4 to 40 lowercase
+    /// hex characters, [`Error::CommitNotFound`] naming a prefix no commit
+    /// starts with, [`Error::AmbiguousCommitPrefix`] naming a prefix several
+    /// commits start with and how many, or a backend failure.
+    pub fn resolve_commit(&self, prefix: &str) -> Result<ObjectId> {
+        resolve_commit_prefix(&self.repo, prefix)
     }
 
     /// The decoded commit object.

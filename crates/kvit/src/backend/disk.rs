@@ -154,6 +154,7 @@ impl DiskOptions {
         let owned = OwnedConnection {
             pid: std::process::id(),
             connection: Some(connection),
+            closed: false,
         };
         Ok(Disk {
             shared: Arc::new(Shared {
@@ -185,7 +186,8 @@ impl DiskOptions {
 /// checkpointed and deleted when the last handle closes: the `-wal` and `-shm`
 /// files stay beside the database, and the log is checkpointed as it grows.
 ///
-/// Cloning gives another handle on the same connection.
+/// Cloning gives another handle on the same connection; [`Disk::close`]
+/// closes it for every clone.
 #[derive(Clone)]
 pub struct Disk {
     shared: Arc<Shared>,
@@ -201,8 +203,12 @@ struct Shared {
 /// A connection and the process that opened it.
 struct OwnedConnection {
     pid: u32,
-    // Only `None` while being dropped in a process that did not open it.
+    // `None` once closed, or while being dropped in a process that did not
+    // open it.
     connection: Option<Connection>,
+    /// Set by [`Disk::close`]: from then on every call fails, and the
+    /// connection is never reopened.
+    closed: bool,
 }
 
 impl Drop for OwnedConnection {
@@ -287,6 +293,39 @@ impl Disk {
         })
     }
 
+    /// Closes the store: its SQLite connection is closed now rather than
+    /// when the last handle is dropped, and from then on every call on this
+    /// handle and its clones fails with [`Error::Closed`] — the store is
+    /// never reopened behind the caller's back (open it again with
+    /// [`Disk::open`]). Cursors over it fail the same way on everything they
+    /// ask of it; what they already hold in memory (cached nodes and
+    /// commits) they still answer from. Waits for a call running on another
+    /// thread to finish. Closing a closed store does nothing.
+    ///
+    /// # Errors
+    /// [`Error::Backend`] if SQLite reports a failure while closing; the
+    /// store is closed all the same.
+    pub fn close(&self) -> Result<()> {
+        let mut owned = self.lock();
+        owned.closed = true;
+        let Some(connection) = owned.connection.take() else {
+            return Ok(());
+        };
+        if owned.pid != std::process::id() {
+            // See `Drop`: an inherited connection is never closed.
+            std::mem::forget(connection);
+            return Ok(());
+        }
+        connection
+            .close()
+            .map_err(|(_, error)| Error::backend("close", error))
+    }
+
+    /// Whether [`Disk::close`] was called on this handle or a clone.
+    pub fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+
     fn lock(&self) -> MutexGuard<'_, OwnedConnection> {
         // Every use of the connection either finishes its transaction or drops
         // it (rolling back), even when unwinding, so a poisoned lock still
@@ -353,6 +392,12 @@ impl OwnedConnection {
     /// The connection, reopened first if this process is a fork of the one
     /// that opened it.
     fn for_this_process(&mut self, shared: &Shared) -> Result<&mut Connection> {
+        let closed = || Error::Closed {
+            store: format!("Disk store at {:?}", shared.directory.display().to_string()),
+        };
+        if self.closed {
+            return Err(closed());
+        }
         let pid = std::process::id();
         if self.pid != pid || self.connection.is_none() {
             let fresh = connect(&shared.directory, &shared.database, &shared.options)?;
@@ -362,7 +407,7 @@ impl OwnedConnection {
             }
             self.pid = pid;
         }
-        self.connection.as_mut().ok_or(Error::Closed)
+        self.connection.as_mut().ok_or_else(closed)
     }
 }
 
@@ -730,6 +775,60 @@ mod tests {
             );
             assert!(!plan.contains("TEMP B-TREE"), "{sql} sorts: {plan}");
         }
+    }
+
+    #[test]
+    fn a_closed_store_refuses_every_call_and_never_reopens() {
+        let directory = tempfile::tempdir().unwrap_or_else(|error| panic!("tempdir: {error}"));
+        let store = Disk::open(directory.path()).unwrap_or_else(|error| panic!("open: {error}"));
+        let clone = store.clone();
+        store
+            .set("k", b"v")
+            .unwrap_or_else(|error| panic!("set: {error}"));
+        assert!(!store.is_closed());
+        store
+            .close()
+            .unwrap_or_else(|error| panic!("close: {error}"));
+        assert!(store.is_closed() && clone.is_closed());
+        store
+            .close()
+            .unwrap_or_else(|error| panic!("second close: {error}"));
+        let entries: &[(&str, &[u8])] = &[("k", b"v")];
+        let calls: Vec<(&str, Result<()>)> = vec![
+            ("get", clone.get("k").map(drop)),
+            ("set", clone.set("k", b"w")),
+            ("remove", clone.remove("k")),
+            ("cas", clone.cas("k", b"w", None).map(drop)),
+            ("keys_with_prefix", clone.keys_with_prefix("").map(drop)),
+            ("scan_prefix", clone.scan_prefix("").map(drop)),
+            ("get_many", clone.get_many(&["k"]).map(drop)),
+            ("set_many", clone.set_many(entries)),
+            ("remove_many", clone.remove_many(&["k"])),
+            (
+                "remove_if_unchanged",
+                clone.remove_if_unchanged(entries).map(drop),
+            ),
+            ("contains", clone.contains("k").map(drop)),
+            ("clear", clone.clear()),
+            ("pragmas", clone.pragmas().map(drop)),
+        ];
+        for (call, outcome) in calls {
+            match outcome {
+                Err(Error::Closed { store }) => assert!(
+                    store.contains(&directory.path().display().to_string()),
+                    "{call}: {store}"
+                ),
+                other => panic!("{call} on a closed store gave {other:?}"),
+            }
+        }
+        // The data is still there for a new handle.
+        let reopened = Disk::open(directory.path()).unwrap_or_else(|error| panic!("open: {error}"));
+        assert_eq!(
+            reopened
+                .get("k")
+                .unwrap_or_else(|error| panic!("get: {error}")),
+            Some(b"v".to_vec())
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ mod id;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub use id::{ObjectId, ParseObjectIdError, ID_LEN};
 
@@ -58,6 +58,15 @@ impl Kind {
             Kind::Blob => "value blob",
             Kind::Node => "tree node",
             Kind::Commit => "commit",
+        }
+    }
+
+    /// Where the kind goes in a batch write: what others refer to first.
+    const fn write_rank(self) -> usize {
+        match self {
+            Kind::Blob => 0,
+            Kind::Node => 1,
+            Kind::Commit => 2,
         }
     }
 
@@ -111,7 +120,7 @@ pub(crate) fn write_time(stored: &[u8]) -> Option<u64> {
 /// Objects are collected by id, so an object added twice is written once.
 #[derive(Default)]
 pub struct WriteBatch {
-    objects: HashMap<(Kind, ObjectId), Vec<u8>>,
+    objects: HashMap<(Kind, ObjectId), Vec<u8>, ahash::RandomState>,
     payload_bytes: usize,
 }
 
@@ -123,14 +132,28 @@ impl WriteBatch {
 
     /// Adds an object and returns its id.
     pub(crate) fn put(&mut self, kind: Kind, payload: &[u8]) -> ObjectId {
+        self.put_with(kind, payload.len(), |out| out.extend_from_slice(payload))
+    }
+
+    /// Adds the object that `encode` appends to a buffer (of about
+    /// `size_hint` bytes) and returns its id: the payload is built where it
+    /// is stored, behind room for the header, and never copied.
+    pub(crate) fn put_with(
+        &mut self,
+        kind: Kind,
+        size_hint: usize,
+        encode: impl FnOnce(&mut Vec<u8>),
+    ) -> ObjectId {
+        let mut stored = Vec::with_capacity(HEADER_LEN + size_hint);
+        stored.extend_from_slice(&[0; HEADER_LEN]);
+        encode(&mut stored);
+        let payload = &stored[HEADER_LEN..];
         let id = ObjectId::hash(kind.tag(), payload);
-        self.objects.entry((kind, id)).or_insert_with(|| {
-            self.payload_bytes += payload.len();
-            let mut stored = Vec::with_capacity(HEADER_LEN + payload.len());
-            stored.extend_from_slice(&[0; HEADER_LEN]);
-            stored.extend_from_slice(payload);
-            stored
-        });
+        let payload_len = payload.len();
+        if let std::collections::hash_map::Entry::Vacant(slot) = self.objects.entry((kind, id)) {
+            self.payload_bytes += payload_len;
+            slot.insert(stored);
+        }
         id
     }
 
@@ -154,25 +177,141 @@ impl WriteBatch {
     /// # Errors
     /// A backend failure; nothing refers to these objects until a head moves,
     /// so a partial write leaves only unreferenced objects behind.
-    pub fn write_to(mut self, kv: &dyn KvStore) -> Result<()> {
-        if self.objects.is_empty() {
+    pub fn write_to(self, kv: &dyn KvStore) -> Result<()> {
+        self.write_kept(kv).map(drop)
+    }
+
+    /// Writes every object as [`WriteBatch::write_to`] does and keeps them,
+    /// so that a writer can store them again before moving a head
+    /// ([`Written::restamp_if_stale`]).
+    ///
+    /// Value blobs come first, then tree nodes, then commits: on a backend
+    /// whose `set_many` is not atomic a crash partway then never leaves a
+    /// stored commit whose tree is incomplete, which the garbage collector's
+    /// rule that a young commit protects its tree relies on.
+    pub(crate) fn write_kept(mut self, kv: &dyn KvStore) -> Result<Written> {
+        let stamp = now_millis();
+        let mut by_kind: [Vec<(String, Vec<u8>)>; 3] = Default::default();
+        for ((kind, id), mut stored) in self.objects.drain() {
+            stored[..HEADER_LEN].copy_from_slice(&stamp.to_le_bytes());
+            by_kind[kind.write_rank()].push((kind.key(&id), stored));
+        }
+        let [blobs, nodes, commits] = by_kind;
+        let mut written = Written {
+            #[cfg(feature = "failpoints")]
+            blob_count: blobs.len(),
+            #[cfg(feature = "failpoints")]
+            node_count: nodes.len(),
+            entries: blobs,
+            stamp,
+            finished: Instant::now(),
+        };
+        written.entries.extend(nodes);
+        written.entries.extend(commits);
+        if !written.entries.is_empty() {
+            written.store(kv)?;
+        }
+        Ok(written)
+    }
+}
+
+/// How long a writer may hold objects it stored before it moves a branch
+/// head to them: past this, it stores them again first, with a fresh write
+/// time (a commit, a merge, a new branch and a rebase all do). The garbage
+/// collector never deletes an object written within its grace period, so
+/// any collection whose grace exceeds this plus the time a commit takes to
+/// write its objects cannot remove what a commit is about to publish, however
+/// long its writer paused between the two steps; and one that did (a zero
+/// grace) finds everything written back before the head moves. See
+/// `docs/gc.md`.
+pub const RESTAMP_AFTER: Duration = Duration::from_millis(250);
+
+/// The objects of a batch as stored, kept until the head that needs them
+/// has moved.
+pub(crate) struct Written {
+    /// Blobs, then nodes, then commits.
+    entries: Vec<(String, Vec<u8>)>,
+    /// Where the nodes and the commits start, to write kind by kind.
+    #[cfg(feature = "failpoints")]
+    blob_count: usize,
+    #[cfg(feature = "failpoints")]
+    node_count: usize,
+    stamp: u64,
+    /// When the last store of them returned.
+    finished: Instant,
+}
+
+impl Written {
+    /// Stores the objects again, with a fresh write time, if their last store
+    /// returned more than [`RESTAMP_AFTER`] ago. Anything a collection removed
+    /// meanwhile comes back, and a collection that scanned them before cannot
+    /// remove them after: it deletes only objects that still hold the bytes it
+    /// saw, and the write time is part of those bytes.
+    ///
+    /// # Errors
+    /// A backend failure.
+    pub(crate) fn restamp_if_stale(&mut self, kv: &dyn KvStore) -> Result<()> {
+        if self.entries.is_empty() || self.finished.elapsed() <= RESTAMP_AFTER {
             return Ok(());
         }
-        let stamp = now_millis().to_le_bytes();
-        let keyed: Vec<(String, Vec<u8>)> = self
-            .objects
-            .drain()
-            .map(|((kind, id), mut stored)| {
-                stored[..HEADER_LEN].copy_from_slice(&stamp);
-                (kind.key(&id), stored)
-            })
-            .collect();
-        let entries: Vec<(&str, &[u8])> = keyed
-            .iter()
-            .map(|(key, value)| (key.as_str(), value.as_slice()))
-            .collect();
-        kv.set_many(&entries)
+        // Strictly later than the first stamp, even if the clock stepped
+        // back, so the bytes differ from any copy a collection scanned.
+        self.stamp = now_millis().max(self.stamp.saturating_add(1));
+        for (_, stored) in &mut self.entries {
+            stored[..HEADER_LEN].copy_from_slice(&self.stamp.to_le_bytes());
+        }
+        self.store(kv)
     }
+
+    /// Stores the objects and notes when that returned, before any failpoint
+    /// can hold the writer up: a pause there counts towards staleness.
+    fn store(&mut self, kv: &dyn KvStore) -> Result<()> {
+        #[cfg(feature = "failpoints")]
+        if split_for_failpoints() {
+            return self.store_by_kind(kv);
+        }
+        kv.set_many(&as_refs(&self.entries))?;
+        self.finished = Instant::now();
+        failpoint!("commit::after-commit-object");
+        Ok(())
+    }
+
+    /// Stores blobs, nodes and commits with one `set_many` each, hitting a
+    /// failpoint after each: what a backend without multi-key atomicity
+    /// could leave behind if the process died between them.
+    #[cfg(feature = "failpoints")]
+    fn store_by_kind(&mut self, kv: &dyn KvStore) -> Result<()> {
+        let (blobs, rest) = self.entries.split_at(self.blob_count);
+        let (nodes, commits) = rest.split_at(self.node_count);
+        kv.set_many(&as_refs(blobs))?;
+        // The age of the oldest part, the blobs.
+        self.finished = Instant::now();
+        failpoint!("commit::after-blobs");
+        kv.set_many(&as_refs(nodes))?;
+        failpoint!("commit::after-nodes");
+        kv.set_many(&as_refs(commits))?;
+        failpoint!("commit::after-commit-object");
+        Ok(())
+    }
+}
+
+fn as_refs(entries: &[(String, Vec<u8>)]) -> Vec<(&str, &[u8])> {
+    entries
+        .iter()
+        .map(|(key, value)| (key.as_str(), value.as_slice()))
+        .collect()
+}
+
+/// Whether a test configured a failpoint between the kinds of a batch: only
+/// then is the batch split, so that every other build and test keeps the one
+/// atomic `set_many` per commit.
+#[cfg(feature = "failpoints")]
+fn split_for_failpoints() -> bool {
+    fail::list().iter().any(|(name, actions)| {
+        matches!(name.as_str(), "commit::after-blobs" | "commit::after-nodes")
+            && !actions.is_empty()
+            && actions != "off"
+    })
 }
 
 /// Reads and verifies objects of one kind, many at a time.

@@ -73,12 +73,21 @@ impl Chunker {
     }
 
     /// Adds the next entry; returns the node it completes, if it ends one.
+    ///
+    /// Above the leaves a node never ends after its first entry. Otherwise a
+    /// key long enough to make a boundary certain by its weight alone (about
+    /// 1 KiB) ends a node at every level, each level has as many nodes as the
+    /// one below, and the tree never narrows to one root. With at least two
+    /// entries per node (the last one aside) each level at most halves the
+    /// one below.
     pub(crate) fn push(&mut self, entry: Entry) -> Option<Node> {
+        let first = self.entries.is_empty();
         let before = self.weight;
         self.weight += weight(&entry.key);
         let hash = boundary_hash(&entry.key, self.level);
         self.entries.push(entry);
-        is_boundary(hash, before, self.weight).then(|| self.take())
+        let may_end = self.level == 0 || !first;
+        (may_end && is_boundary(hash, before, self.weight)).then(|| self.take())
     }
 
     /// Whether the chunker sits on a boundary (holds no pending entries).
@@ -136,6 +145,25 @@ mod tests {
             (700..1400).contains(&average),
             "average node weight {average}"
         );
+    }
+
+    #[test]
+    fn interior_nodes_hold_at_least_two_entries() {
+        let entry = |key: String| Entry {
+            key: Arc::from(key),
+            payload: super::super::node::Payload::Value(super::super::node::ValueRef::Inline(
+                Arc::from(&b""[..]),
+            )),
+        };
+        // Weight alone makes a boundary certain after each of these keys.
+        let long = |i: usize| entry(format!("{i:04}{}", "k".repeat(2000)));
+        let mut leaves = Chunker::new(0);
+        assert!((0..4).all(|i| leaves.push(long(i)).is_some()));
+        let mut interior = Chunker::new(1);
+        let cut: Vec<usize> = (0..4)
+            .filter_map(|i| interior.push(long(i)).map(|node| node.entries.len()))
+            .collect();
+        assert_eq!(cut, [2, 2]);
     }
 
     #[test]

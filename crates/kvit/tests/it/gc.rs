@@ -313,6 +313,101 @@ fn other_writers_merge_into_a_rebased_branch() {
     assert_clean(&*kv);
 }
 
+/// Two stale cursors merge, one after the other, into a rebased branch. The
+/// first merge must not attach its old history to the branch again: the
+/// second would then find a common ancestor in that old history, far below
+/// what the head already holds, and count the increments in between twice
+/// (the GC stress test found this: counters above the increments landed).
+#[test]
+fn stale_cursors_merging_into_a_rebased_branch_count_each_change_once() {
+    let kv = shared();
+    let read = |v: &Versioned| -> u64 {
+        std::str::from_utf8(&v.get("n").unwrap().unwrap())
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let increment = |v: &mut Versioned| {
+        let next = (read(v) + 1).to_string();
+        commit(v, &[("n", next.as_bytes())]);
+    };
+    let open = || {
+        let mut v = Versioned::open(kv.clone()).unwrap();
+        v.set_default_merge(counter());
+        v
+    };
+    let mut main = open();
+    commit(&mut main, &[("n", b"1")]);
+    let mut oldest = open();
+    increment(&mut main);
+    let mut older = open();
+    increment(&mut main);
+    let mut gc = gc_on(&kv, GcOptions::new(1_000_000));
+    gc.rebase(Some(&["n"]), None).unwrap();
+    assert_eq!(read(&gc), 3);
+
+    increment(&mut oldest);
+    assert_eq!(read(&oldest), 4);
+    let merge = oldest.commit_object(oldest.current_commit()).unwrap();
+    assert_eq!(
+        merge.parents,
+        [gc.current_commit()],
+        "old history stays out"
+    );
+    increment(&mut older);
+    assert_eq!(read(&older), 5, "each of the five increments once");
+    // The rebase's cut holds: only the rebased root and the two merges.
+    assert_eq!(older.history(None, true).unwrap().len(), 3);
+    assert_clean(&*kv);
+}
+
+/// Fails the test unless `result` is a missing commit.
+fn missing<T>(result: Result<T, Error>, what: &str) {
+    match result {
+        Err(Error::MissingObject { kind: "commit", .. }) => {}
+        Err(other) => panic!("{what}: {other}"),
+        Ok(_) => panic!("{what}: went through"),
+    }
+}
+
+/// A cursor left on a commit that a reset or a branch deletion orphaned and
+/// a collection then removed: committing from it (a merge that would keep
+/// that commit as an ancestor, or recreating the deleted branch) and
+/// branching from it fail with a missing commit, and no head ever names a
+/// history with a hole in it. Before the check, the commit landed and
+/// `verify` found the cursor's commit missing below the new head.
+#[test]
+fn a_cursor_on_a_collected_commit_publishes_nothing() {
+    let kv = shared();
+    let mut main = Versioned::open(kv.clone()).unwrap();
+    let first = commit(&mut main, &[("a", &[1; 100])]);
+    commit(&mut main, &[("b", &[2; 100])]);
+    let mut stale = Versioned::open(kv.clone()).unwrap();
+    let mut side = main.create_branch("side").unwrap();
+    commit(&mut side, &[("s", &[3; 100])]);
+    assert!(main.reset_to(first).unwrap());
+    assert!(main.delete_branch("side").unwrap());
+    tick();
+    assert_eq!(clean_orphans(&*kv, Duration::ZERO).unwrap(), 2);
+
+    missing(
+        stale.commit(&changes(&[("c", b"3")]), &CommitOptions::new()),
+        "merge",
+    );
+    missing(stale.create_branch("from-stale"), "branch");
+    missing(
+        side.commit(&changes(&[("t", b"4")]), &CommitOptions::new()),
+        "recreate",
+    );
+    assert_eq!(main.latest_head().unwrap(), Some(first));
+    assert_eq!(main.list_branches().unwrap(), ["main"]);
+    assert_clean(&*kv);
+    // Refreshed, the cursor commits again.
+    stale.refresh().unwrap();
+    commit(&mut stale, &[("c", b"3")]);
+    assert_clean(&*kv);
+}
+
 // ---- orphan cleanup ---------------------------------------------------------
 
 #[test]

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod backends;
+mod bad_input;
 mod gc;
 mod round_trips;
 mod store;
