@@ -9,6 +9,9 @@
 //! user's encoder and decoder turn them into bytes.
 #![deny(missing_docs)]
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod codec;
 mod convert;
 mod disk;

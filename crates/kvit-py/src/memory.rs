@@ -1,5 +1,7 @@
 //! `kvit.kv.memory.Memory`: the core's in-memory backend as a Python `KVStore`.
 
+use std::sync::Arc;
+
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 
@@ -8,11 +10,13 @@ use crate::kv_methods::{kv_store_pymethods, Gil};
 /// An in-memory backend: fast, no persistence, every operation thread-safe.
 #[pyclass(module = "kvit.kv.memory", name = "Memory", frozen)]
 pub(crate) struct PyMemory {
-    pub(crate) inner: kvit::Memory,
+    /// Shared, so that every cursor opened on this object is on one `Arc`
+    /// and shares one object cache.
+    pub(crate) inner: Arc<kvit::Memory>,
 }
 
 impl PyMemory {
-    pub(crate) fn wrap(inner: kvit::Memory) -> Self {
+    pub(crate) fn wrap(inner: Arc<kvit::Memory>) -> Self {
         PyMemory { inner }
     }
 }
@@ -20,7 +24,7 @@ impl PyMemory {
 kv_store_pymethods!(PyMemory, Gil::Keep, {
     #[new]
     fn new() -> Self {
-        PyMemory::wrap(kvit::Memory::new())
+        PyMemory::wrap(Arc::new(kvit::Memory::new()))
     }
 
     /// A copy of the whole map as a dict, for debugging.

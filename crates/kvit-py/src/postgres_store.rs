@@ -2,6 +2,8 @@
 //! `KVStore`. Every call releases the GIL: each is at least one round trip
 //! to the server, and may wait for a pooled connection.
 
+use std::sync::Arc;
+
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
@@ -13,7 +15,9 @@ use crate::kv_methods::{kv_store_pymethods, Gil};
 /// processes and machines.
 #[pyclass(module = "kvit.kv.postgres", name = "Postgres", frozen)]
 pub(crate) struct PyPostgres {
-    pub(crate) inner: kvit_postgres::Postgres,
+    /// Shared, so that every cursor opened on this object is on one `Arc`
+    /// and shares one object cache.
+    pub(crate) inner: Arc<kvit_postgres::Postgres>,
 }
 
 kv_store_pymethods!(PyPostgres, Gil::Release, {
@@ -38,7 +42,9 @@ kv_store_pymethods!(PyPostgres, Gil::Release, {
         let inner = py
             .allow_threads(|| options.open())
             .map_err(|err| to_py_err(py, err))?;
-        Ok(PyPostgres { inner })
+        Ok(PyPostgres {
+            inner: Arc::new(inner),
+        })
     }
 
     /// The table holding the store.

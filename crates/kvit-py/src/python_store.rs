@@ -29,24 +29,21 @@ pub(crate) fn resolve(
     store: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<(Arc<dyn KvStore>, Py<PyAny>)> {
     let Some(store) = store.filter(|store| !store.is_none()) else {
-        let memory = kvit::Memory::new();
+        let memory = Arc::new(kvit::Memory::new());
         let object = Py::new(py, PyMemory::wrap(memory.clone()))?.into_any();
-        return Ok((Arc::new(memory), object));
+        return Ok((memory, object));
     };
     if let Ok(memory) = store.downcast::<PyMemory>() {
-        return Ok((Arc::new(memory.get().inner.clone()), store.clone().unbind()));
+        return Ok((memory.get().inner.clone(), store.clone().unbind()));
     }
     if let Ok(disk) = store.downcast::<PyDisk>() {
-        return Ok((Arc::new(disk.get().inner.clone()), store.clone().unbind()));
+        return Ok((disk.get().inner.clone(), store.clone().unbind()));
     }
     if let Ok(redis) = store.downcast::<PyRedis>() {
-        return Ok((Arc::new(redis.get().inner.clone()), store.clone().unbind()));
+        return Ok((redis.get().inner.clone(), store.clone().unbind()));
     }
     if let Ok(postgres) = store.downcast::<PyPostgres>() {
-        return Ok((
-            Arc::new(postgres.get().inner.clone()),
-            store.clone().unbind(),
-        ));
+        return Ok((postgres.get().inner.clone(), store.clone().unbind()));
     }
     let kv_store = KV_STORE_CLASS.import(py, "kvit.kv.base", "KVStore")?;
     if store.is_instance(kv_store)? {

@@ -3,6 +3,8 @@
 //! server.
 
 use pyo3::exceptions::PyValueError;
+use std::sync::Arc;
+
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
@@ -14,7 +16,9 @@ use crate::kv_methods::{kv_store_pymethods, Gil};
 /// prefix, shared safely by threads, processes and machines.
 #[pyclass(module = "kvit.kv.redis", name = "Redis", frozen)]
 pub(crate) struct PyRedis {
-    pub(crate) inner: kvit_redis::Redis,
+    /// Shared, so that every cursor opened on this object is on one `Arc`
+    /// and shares one object cache.
+    pub(crate) inner: Arc<kvit_redis::Redis>,
 }
 
 /// Refuses a URL the Redis client cannot parse, before any connection is
@@ -52,7 +56,9 @@ kv_store_pymethods!(PyRedis, Gil::Release, {
         let inner = py
             .allow_threads(|| options.open())
             .map_err(|err| to_py_err(py, err))?;
-        Ok(PyRedis { inner })
+        Ok(PyRedis {
+            inner: Arc::new(inner),
+        })
     }
 
     /// The prefix in front of every key this store writes.

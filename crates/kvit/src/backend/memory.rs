@@ -26,7 +26,7 @@ pub struct Memory {
 /// give the same answers for any key; only the cost differs.
 #[derive(Default)]
 struct Maps {
-    objects: HashMap<String, Vec<u8>>,
+    objects: HashMap<String, Vec<u8>, ahash::RandomState>,
     ordered: BTreeMap<String, Vec<u8>>,
 }
 

@@ -117,7 +117,9 @@ impl Tree {
     }
 
     fn store_node(node: &Node, batch: &mut WriteBatch) -> ObjectId {
-        batch.put(Kind::Node, &node.encode())
+        batch.put_with(Kind::Node, node.encoded_len_bound(), |out| {
+            node.encode_into(out);
+        })
     }
 
     /// The bytes of a value.

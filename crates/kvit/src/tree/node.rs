@@ -145,52 +145,59 @@ impl Node {
 
     /// Encodes the node; keys are prefix-compressed against their predecessor.
     pub(crate) fn encode(&self) -> Vec<u8> {
-        // Sized up front (keys uncompressed, varints at their widest), so
-        // encoding never reallocates.
-        let capacity = 11
-            + self
-                .entries
-                .iter()
-                .map(|entry| {
-                    entry.key.len()
-                        + 20
-                        + match &entry.payload {
-                            Payload::Value(ValueRef::Inline(bytes)) => 1 + 10 + bytes.len(),
-                            Payload::Value(ValueRef::Blob { .. }) => 1 + 10 + ID_LEN,
-                            Payload::Child(_) => ID_LEN + 20,
-                        }
-                })
-                .sum::<usize>();
-        let mut out = Vec::with_capacity(capacity);
+        let mut out = Vec::with_capacity(self.encoded_len_bound());
+        self.encode_into(&mut out);
+        out
+    }
+
+    /// An upper bound on the encoding's length (keys uncompressed, varints
+    /// at their widest), to size buffers so that encoding never reallocates.
+    pub(crate) fn encoded_len_bound(&self) -> usize {
+        11 + self
+            .entries
+            .iter()
+            .map(|entry| {
+                entry.key.len()
+                    + 20
+                    + match &entry.payload {
+                        Payload::Value(ValueRef::Inline(bytes)) => 1 + 10 + bytes.len(),
+                        Payload::Value(ValueRef::Blob { .. }) => 1 + 10 + ID_LEN,
+                        Payload::Child(_) => ID_LEN + 20,
+                    }
+            })
+            .sum::<usize>()
+    }
+
+    /// Appends the node's encoding to `out`.
+    pub(crate) fn encode_into(&self, out: &mut Vec<u8>) {
         out.push(self.level);
-        put_varint(&mut out, self.entries.len() as u64);
+        put_varint(out, self.entries.len() as u64);
         let mut previous: &[u8] = &[];
         for entry in &self.entries {
             let key = entry.key.as_bytes();
             let shared = common_prefix(previous, key);
-            put_varint(&mut out, shared as u64);
-            put_varint(&mut out, (key.len() - shared) as u64);
+            put_varint(out, shared as u64);
+            put_varint(out, (key.len() - shared) as u64);
             out.extend_from_slice(&key[shared..]);
             previous = key;
             match &entry.payload {
                 Payload::Value(ValueRef::Inline(bytes)) => {
                     out.push(TAG_INLINE);
-                    put_varint(&mut out, bytes.len() as u64);
+                    put_varint(out, bytes.len() as u64);
                     out.extend_from_slice(bytes);
                 }
                 Payload::Value(ValueRef::Blob { id, len }) => {
                     out.push(TAG_BLOB);
-                    put_varint(&mut out, *len);
+                    put_varint(out, *len);
                     out.extend_from_slice(id.as_bytes());
                 }
                 Payload::Child(child) => {
                     out.extend_from_slice(child.id.as_bytes());
-                    put_varint(&mut out, child.count);
-                    put_varint(&mut out, child.value_bytes);
+                    put_varint(out, child.count);
+                    put_varint(out, child.value_bytes);
                 }
             }
         }
-        out
     }
 
     /// Decodes a node, checking everything a reader relies on: strictly
@@ -292,6 +299,10 @@ fn common_prefix(a: &[u8], b: &[u8]) -> usize {
 
 /// Appends `value` as an unsigned LEB128 varint.
 pub(crate) fn put_varint(out: &mut Vec<u8>, mut value: u64) {
+    if value < 0x80 {
+        out.push(value as u8);
+        return;
+    }
     while value >= 0x80 {
         out.push((value as u8) | 0x80);
         value >>= 7;
