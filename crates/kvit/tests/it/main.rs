@@ -6,6 +6,7 @@
 
 mod backends;
 mod bad_input;
+mod corruption;
 mod gc;
 mod round_trips;
 mod store;
