@@ -697,3 +697,72 @@ fn disk_busy_timeout_bounds_the_wait() {
     holder.join().unwrap();
     store.set("k", b"v").unwrap();
 }
+
+/// A write the disk refuses must reach the caller as an error, and leave the
+/// store as it was. A child process runs under a file-size limit (`ulimit
+/// -f`, with SIGXFSZ ignored, from `sh`), so its writes fail with "file too
+/// large" once the log reaches the limit, as they would on a full disk.
+#[cfg(unix)]
+#[test]
+fn disk_write_errors_reach_the_caller_and_change_nothing() {
+    const LIMIT_ENV: &str = "KVIT_FSIZE_CHILD";
+    const DONE: &str = "kvit-write-errors-checked";
+    if let Ok(directory) = std::env::var(LIMIT_ENV) {
+        let store = open(Path::new(&directory));
+        store.set("kept", b"before").unwrap();
+        let large = vec![7u8; 64 * 1024];
+        let mut written = 0;
+        let refused = loop {
+            assert!(written < 64, "the file-size limit never bit");
+            let key = format!("large/{written}");
+            match store.set(&key, &large) {
+                Ok(()) => written += 1,
+                Err(error) => break (key, error),
+            }
+        };
+        assert!(
+            matches!(refused.1, Error::Backend { .. }),
+            "{:?}",
+            refused.1
+        );
+        let more = store.set_many(&[("a", &large[..]), ("b", &large[..])]);
+        assert!(matches!(more, Err(Error::Backend { .. })), "{more:?}");
+        let swap = store.cas("kept", &large, Some(b"before"));
+        assert!(matches!(swap, Err(Error::Backend { .. })), "{swap:?}");
+        // What was written before is intact; what was refused is absent.
+        assert_eq!(store.get("kept").unwrap().as_deref(), Some(&b"before"[..]));
+        assert_eq!(store.get(&refused.0).unwrap(), None);
+        assert_eq!(store.get("a").unwrap(), None);
+        assert_eq!(store.keys_with_prefix("large/").unwrap().len(), written);
+        println!("{DONE} after {written} writes: {}", refused.1);
+        return;
+    }
+    let directory = temp_dir();
+    let test = test_name("disk_write_errors_reach_the_caller_and_change_nothing");
+    let binary = std::env::current_exe().expect("the test binary's path");
+    // 1,024 blocks of 512 bytes: room for the database and a few writes.
+    let output = Command::new("sh")
+        .args(["-c", r#"trap "" XFSZ; ulimit -f 1024 && exec "$0" "$@""#])
+        .arg(binary)
+        .args([
+            &test,
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+            "--quiet",
+        ])
+        .env(LIMIT_ENV, directory.path())
+        .output()
+        .expect("run the child under a file-size limit");
+    let text = output_text(&output);
+    assert!(output.status.success(), "{text}");
+    assert!(text.contains(DONE), "{text}");
+    // Without the limit, the store opens and holds exactly what was kept.
+    let store = open(directory.path());
+    assert_eq!(store.get("kept").unwrap().as_deref(), Some(&b"before"[..]));
+    assert_eq!(store.get("a").unwrap(), None);
+    eprintln!(
+        "{}",
+        text.lines().find(|line| line.contains(DONE)).unwrap_or("")
+    );
+}
