@@ -754,15 +754,18 @@ fn disk_write_errors_reach_the_caller_and_change_nothing() {
         .env(LIMIT_ENV, directory.path())
         .output()
         .expect("run the child under a file-size limit");
-    let text = output_text(&output);
-    assert!(output.status.success(), "{text}");
-    assert!(text.contains(DONE), "{text}");
+    let report = output_text(&output);
+    assert!(output.status.success(), "{report}");
+    assert!(report.contains(DONE), "{report}");
     // Without the limit, the store opens and holds exactly what was kept.
     let store = open(directory.path());
     assert_eq!(store.get("kept").unwrap().as_deref(), Some(&b"before"[..]));
     assert_eq!(store.get("a").unwrap(), None);
     eprintln!(
         "{}",
-        text.lines().find(|line| line.contains(DONE)).unwrap_or("")
+        report
+            .lines()
+            .find(|line| line.contains(DONE))
+            .unwrap_or("")
     );
 }

@@ -14,7 +14,9 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::Duration;
 
-use kvit::{clean_orphans, verify, ChangeSet, CommitOptions, Error, KvStore, Memory, Versioned};
+use kvit::{
+    clean_orphans, verify, ChangeSet, CommitOptions, Error, KvStore, Memory, ObjectId, Versioned,
+};
 
 /// xorshift64*: reproducible choices without a dependency.
 struct Rng(u64);
@@ -43,8 +45,12 @@ struct Branch {
 
 fn value(index: usize, revision: usize) -> Vec<u8> {
     // A third of the values are large enough to live in blobs.
-    let len = if index % 3 == 0 { 100 } else { 12 };
-    format!("{index}:{revision}:").bytes().cycle().take(len).collect()
+    let len = if index.is_multiple_of(3) { 100 } else { 12 };
+    format!("{index}:{revision}:")
+        .bytes()
+        .cycle()
+        .take(len)
+        .collect()
 }
 
 fn commit(cursor: &mut Versioned, edit: impl FnOnce(&mut ChangeSet)) {
@@ -92,11 +98,7 @@ fn pristine() -> Pristine {
         .into_iter()
         .map(|(name, cursor)| Branch {
             name,
-            values: cursor
-                .items_with_prefix("")
-                .unwrap()
-                .into_iter()
-                .collect(),
+            values: cursor.items_with_prefix("").unwrap().into_iter().collect(),
             history: hex_ids(&cursor.history(None, true).unwrap()),
         })
         .collect();
@@ -106,8 +108,8 @@ fn pristine() -> Pristine {
     }
 }
 
-fn hex_ids(ids: &[kvit::ObjectId]) -> Vec<String> {
-    ids.iter().map(|id| id.to_hex()).collect()
+fn hex_ids(ids: &[ObjectId]) -> Vec<String> {
+    ids.iter().map(ObjectId::to_hex).collect()
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -224,6 +226,31 @@ struct Tally {
     panics: usize,
 }
 
+impl Tally {
+    fn add(&mut self, other: &Tally) {
+        self.faults += other.faults;
+        self.detected += other.detected;
+        self.reads += other.reads;
+        self.read_errors += other.read_errors;
+        self.wrong_values += other.wrong_values;
+        self.unnamed_errors += other.unnamed_errors;
+        self.panics += other.panics;
+    }
+
+    fn row(&self, label: &str) -> String {
+        format!(
+            "| {label} | {} | {} | {} | {} | {} | {} | {} |",
+            self.faults,
+            self.detected,
+            self.reads,
+            self.read_errors,
+            self.wrong_values,
+            self.unnamed_errors,
+            self.panics
+        )
+    }
+}
+
 /// Checks one read: the same answer as the undamaged store, or an error
 /// naming the fault.
 fn check<T: PartialEq + fmt::Debug>(
@@ -282,16 +309,25 @@ fn run_case(pristine: &Pristine, fault: &Fault, tally: &mut Tally) {
     let kv: Arc<dyn KvStore> = Arc::new(memory);
 
     let report = verify(&*kv).unwrap();
-    let found = report.missing.iter().any(|(_, id)| id.to_hex() == fault.named)
+    let found = report
+        .missing
+        .iter()
+        .any(|(_, id)| id.to_hex() == fault.named)
         || report
             .corrupt
             .iter()
             .any(|(_, id, _)| id.to_hex() == fault.named)
-        || report.bad_refs.iter().any(|(branch, _)| *branch == fault.named);
+        || report
+            .bad_refs
+            .iter()
+            .any(|(branch, _)| *branch == fault.named);
     if found {
         tally.detected += 1;
     } else {
-        eprintln!("{} at {}: verify missed it: {report}", fault.kind, fault.key);
+        eprintln!(
+            "{} at {}: verify missed it: {report}",
+            fault.kind, fault.key
+        );
     }
 
     for branch in &pristine.branches {
@@ -354,13 +390,7 @@ fn every_injected_fault_is_found_and_no_read_returns_a_wrong_value() {
             case
         }));
         match outcome {
-            Ok(case) => {
-                tally.detected += case.detected;
-                tally.reads += case.reads;
-                tally.read_errors += case.read_errors;
-                tally.wrong_values += case.wrong_values;
-                tally.unnamed_errors += case.unnamed_errors;
-            }
+            Ok(case) => tally.add(&case),
             Err(_) => tally.panics += 1,
         }
     }
@@ -371,34 +401,10 @@ fn every_injected_fault_is_found_and_no_read_returns_a_wrong_value() {
     println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     let mut total = Tally::default();
     for (kind, tally) in &by_kind {
-        println!(
-            "| {kind} | {} | {} | {} | {} | {} | {} | {} |",
-            tally.faults,
-            tally.detected,
-            tally.reads,
-            tally.read_errors,
-            tally.wrong_values,
-            tally.unnamed_errors,
-            tally.panics
-        );
-        total.faults += tally.faults;
-        total.detected += tally.detected;
-        total.reads += tally.reads;
-        total.read_errors += tally.read_errors;
-        total.wrong_values += tally.wrong_values;
-        total.unnamed_errors += tally.unnamed_errors;
-        total.panics += tally.panics;
+        println!("{}", tally.row(&kind.to_string()));
+        total.add(tally);
     }
-    println!(
-        "| **total** | {} | {} | {} | {} | {} | {} | {} |",
-        total.faults,
-        total.detected,
-        total.reads,
-        total.read_errors,
-        total.wrong_values,
-        total.unnamed_errors,
-        total.panics
-    );
+    println!("{}", total.row("**total**"));
 
     assert!(total.faults > 300, "only {} faults", total.faults);
     assert_eq!(total.detected, total.faults, "verify missed faults");
