@@ -211,3 +211,39 @@ pub(crate) fn from_json<'py>(
         }
     })
 }
+
+/// The `(key, function)` pairs of a commit's `merge_fns` mapping (None: no
+/// pairs), keys checked; the caller wraps the functions.
+pub(crate) fn merge_fn_items<'py>(
+    merge_fns: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Vec<(String, Bound<'py, PyAny>)>> {
+    let Some(merge_fns) = merge_fns.filter(|fns| !fns.is_none()) else {
+        return Ok(Vec::new());
+    };
+    let items = merge_fns.call_method0("items").map_err(|_| {
+        type_error(format!(
+            "merge_fns must be a mapping of keys to merge functions, not {}",
+            type_name(merge_fns)
+        ))
+    })?;
+    let mut pairs = Vec::new();
+    for pair in items.try_iter()? {
+        let (key, function): (Bound<'py, PyAny>, Bound<'py, PyAny>) = pair?.extract()?;
+        pairs.push((self::key(&key)?, function));
+    }
+    Ok(pairs)
+}
+
+/// A commit's `info` (None: none) as JSON; it must be a dict.
+pub(crate) fn commit_info(info: Option<&Bound<'_, PyAny>>) -> PyResult<Option<serde_json::Value>> {
+    let Some(info) = info.filter(|info| !info.is_none()) else {
+        return Ok(None);
+    };
+    if !info.is_instance_of::<PyDict>() {
+        return Err(type_error(format!(
+            "commit info must be a dict, not {}",
+            type_name(info)
+        )));
+    }
+    to_json(info).map(Some)
+}

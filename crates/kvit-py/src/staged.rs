@@ -270,29 +270,14 @@ impl PyStaged {
         info: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<StoreCommitOptions<PyValue>> {
         let mut options = StoreCommitOptions::new().on_conflict(self::on_conflict(on_conflict)?);
-        if let Some(merge_fns) = merge_fns.filter(|fns| !fns.is_none()) {
-            let items = merge_fns.call_method0("items").map_err(|_| {
-                type_error(format!(
-                    "merge_fns must be a mapping of keys to merge functions, not {}",
-                    convert::type_name(merge_fns)
-                ))
-            })?;
-            for pair in items.try_iter()? {
-                let (key, function): (Bound<'_, PyAny>, Bound<'_, PyAny>) = pair?.extract()?;
-                options = options.merge_fn(convert::key(&key)?, value_merge_fn(&function)?);
-            }
+        for (key, function) in convert::merge_fn_items(merge_fns)? {
+            options = options.merge_fn(key, value_merge_fn(&function)?);
         }
         if let Some(function) = default_merge.filter(|function| !function.is_none()) {
             options = options.default_merge(value_merge_fn(function)?);
         }
-        if let Some(info) = info.filter(|info| !info.is_none()) {
-            if !info.is_instance_of::<PyDict>() {
-                return Err(type_error(format!(
-                    "commit info must be a dict, not {}",
-                    convert::type_name(info)
-                )));
-            }
-            options = options.info(convert::to_json(info)?);
+        if let Some(info) = convert::commit_info(info)? {
+            options = options.info(info);
         }
         Ok(options)
     }

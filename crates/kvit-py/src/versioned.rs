@@ -120,21 +120,10 @@ fn change_set(
 
 /// The per-call merge functions of a commit.
 fn merge_fns(merge_fns: Option<&Bound<'_, PyAny>>) -> PyResult<HashMap<String, MergeFn>> {
-    let mut out = HashMap::new();
-    let Some(merge_fns) = merge_fns.filter(|fns| !fns.is_none()) else {
-        return Ok(out);
-    };
-    let items = merge_fns.call_method0("items").map_err(|_| {
-        type_error(format!(
-            "merge_fns must be a mapping of keys to merge functions, not {}",
-            convert::type_name(merge_fns)
-        ))
-    })?;
-    for pair in items.try_iter()? {
-        let (key, function): (Bound<'_, PyAny>, Bound<'_, PyAny>) = pair?.extract()?;
-        out.insert(convert::key(&key)?, merge_fn::from_callable(&function)?);
-    }
-    Ok(out)
+    convert::merge_fn_items(merge_fns)?
+        .into_iter()
+        .map(|(key, function)| Ok((key, merge_fn::from_callable(&function)?)))
+        .collect()
 }
 
 impl PyVersioned {
@@ -464,15 +453,7 @@ impl PyVersioned {
         if let Some(function) = default_merge.filter(|function| !function.is_none()) {
             options.default_merge = Some(merge_fn::from_callable(function)?);
         }
-        if let Some(info) = info.filter(|info| !info.is_none()) {
-            if !info.is_instance_of::<PyDict>() {
-                return Err(type_error(format!(
-                    "commit info must be a dict, not {}",
-                    convert::type_name(info)
-                )));
-            }
-            options.info = Some(convert::to_json(info)?);
-        }
+        options.info = convert::commit_info(info)?;
         let result = self.with_cursor(py, |cursor| cursor.commit(&changes, &options))?;
         Ok(PyMergeResult::from(result))
     }
