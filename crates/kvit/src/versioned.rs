@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
 use std::fmt;
 use std::ops::Bound;
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError, Weak};
 
 use crate::backend::{KvStore, Memory};
 use crate::commit::{self, Commit};
@@ -290,13 +290,13 @@ impl Repo {
     /// caches, and a second writer on the store then neither fetches nor
     /// hashes nor decodes again the nodes and commits the first one wrote.
     fn checked(kv: SharedKv, cache_bytes: u64) -> Arc<Self> {
-        type OpenRepos = HashMap<(usize, u64), Weak<Repo>>;
-        static OPEN: Mutex<Option<OpenRepos>> = Mutex::new(None);
+        /// Open repos by backend address and cache size.
+        type OpenRepos = Mutex<HashMap<(usize, u64), Weak<Repo>>>;
+        static OPEN: LazyLock<OpenRepos> = LazyLock::new(Mutex::default);
         // A live repo holds its backend, so the address cannot be reused
         // while the entry can still be upgraded.
         let key = (Arc::as_ptr(&kv).cast::<()>().addr(), cache_bytes);
         let mut open = OPEN.lock().unwrap_or_else(PoisonError::into_inner);
-        let open = open.get_or_insert_with(HashMap::new);
         if let Some(repo) = open.get(&key).and_then(Weak::upgrade) {
             return repo;
         }

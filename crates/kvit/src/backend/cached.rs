@@ -4,13 +4,7 @@ use std::sync::Arc;
 
 use super::KvStore;
 use crate::error::Result;
-
-/// Whether `key` names a content-addressed object: immutable, so a cached
-/// copy can never be stale. Everything else (branch heads, the format marker)
-/// is mutable and must always come from the backend.
-pub(crate) fn is_object_key(key: &str) -> bool {
-    key.starts_with("obj/")
-}
+use crate::object::is_object_key;
 
 #[derive(Clone)]
 struct ByteWeighter;

@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
-use super::cached::is_object_key;
 use super::KvStore;
 use crate::error::{Error, Result};
+use crate::object::is_object_key;
 
 /// Several backends as one, fastest first, the last one authoritative.
 ///

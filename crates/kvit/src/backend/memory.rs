@@ -6,9 +6,7 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::{prefix_upper_bound, KvStore};
 use crate::error::Result;
-
-/// Keys under this prefix are kvit's content-addressed objects.
-const OBJECT_PREFIX: &str = "obj/";
+use crate::object::{is_object_key, OBJECT_PREFIX};
 
 /// An in-memory backend: fast, no persistence, every operation thread-safe.
 ///
@@ -18,12 +16,13 @@ pub struct Memory {
     maps: Arc<RwLock<Maps>>,
 }
 
-/// The keys, split in two. Content-addressed objects (`obj/…`) are most of
-/// the keys and nearly every write, but they are only ever looked up one by
-/// one (listing them is a garbage collector's full walk anyway), so they
-/// live in a hash map: no ordered insert comparing long shared prefixes on
-/// every commit. Every other key stays ordered for cheap prefix scans. Both
-/// give the same answers for any key; only the cost differs.
+/// The keys, split in two. Content-addressed objects
+/// ([`is_object_key`]) are most of the keys and nearly every write, but they
+/// are only ever looked up one by one (listing them is a garbage collector's
+/// full walk anyway), so they live in a hash map: no ordered insert
+/// comparing long shared prefixes on every commit. Every other key stays
+/// ordered for cheap prefix scans. Both give the same answers for any key;
+/// only the cost differs.
 #[derive(Default)]
 struct Maps {
     objects: HashMap<String, Vec<u8>, ahash::RandomState>,
@@ -32,7 +31,7 @@ struct Maps {
 
 impl Maps {
     fn get(&self, key: &str) -> Option<&Vec<u8>> {
-        if key.starts_with(OBJECT_PREFIX) {
+        if is_object_key(key) {
             self.objects.get(key)
         } else {
             self.ordered.get(key)
@@ -40,7 +39,7 @@ impl Maps {
     }
 
     fn insert(&mut self, key: String, value: Vec<u8>) {
-        if key.starts_with(OBJECT_PREFIX) {
+        if is_object_key(&key) {
             self.objects.insert(key, value);
         } else {
             self.ordered.insert(key, value);
@@ -48,7 +47,7 @@ impl Maps {
     }
 
     fn remove(&mut self, key: &str) -> Option<Vec<u8>> {
-        if key.starts_with(OBJECT_PREFIX) {
+        if is_object_key(key) {
             self.objects.remove(key)
         } else {
             self.ordered.remove(key)

@@ -20,6 +20,18 @@ use crate::error::{Error, Result};
 /// Bytes before the payload in a stored object: the write time.
 pub(crate) const HEADER_LEN: usize = 8;
 
+/// Every object's backend key starts with this (then the kind, then the id).
+pub(crate) const OBJECT_PREFIX: &str = "obj/";
+
+/// Whether `key` names a content-addressed object: immutable, so a cached
+/// copy can never be stale, and only ever looked up by its exact key (only a
+/// collector lists them). Everything else (branch heads, the format marker)
+/// is mutable. Backends may rely on this: `Cached` and `Composite` cache only
+/// objects, and `Memory` keeps them in a hash map.
+pub(crate) fn is_object_key(key: &str) -> bool {
+    key.starts_with(OBJECT_PREFIX)
+}
+
 /// The kinds of object, each with its own hash tag and key space.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Kind {
@@ -367,3 +379,18 @@ pub(crate) fn read_one(kv: &dyn KvStore, kind: Kind, id: ObjectId) -> Result<Vec
 
 /// A shared handle to a backend, as every layer above objects holds it.
 pub(crate) type SharedKv = Arc<dyn KvStore>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_of_object_has_an_object_key() {
+        let id = ObjectId::hash(0, b"x");
+        for kind in Kind::ALL {
+            assert!(kind.prefix().starts_with(OBJECT_PREFIX));
+            assert!(is_object_key(&kind.key(&id)));
+        }
+        assert!(!is_object_key("refs/heads/main"));
+    }
+}
