@@ -14,7 +14,7 @@ use crate::commit::Commit;
 use crate::error::{Error, Result};
 use crate::object::{self, Kind, ObjectId, WriteBatch, HEADER_LEN};
 use crate::refs::{self, BranchName, Expected};
-use crate::tree::{Edits, Node, Payload, ValueRef};
+use crate::tree::{Edits, Node, Slot};
 use crate::versioned::{ChangeSet, CommitOptions, MergeResult, Versioned};
 
 /// The default grace period of the orphan cleanup that follows a rebase.
@@ -298,11 +298,12 @@ fn children(kind: Kind, id: ObjectId, stored: &[u8]) -> Result<Vec<(Kind, Object
         );
         out.push((Kind::Node, commit.root));
     } else {
-        for entry in Node::decode(id, payload)?.entries {
-            match entry.payload {
-                Payload::Child(child) => out.push((Kind::Node, child.id)),
-                Payload::Value(ValueRef::Blob { id: blob, .. }) => out.push((Kind::Blob, blob)),
-                Payload::Value(ValueRef::Inline(_)) => {}
+        let node = Node::decode(id, payload)?;
+        for (_, slot) in node.iter() {
+            match slot {
+                Slot::Child(child) => out.push((Kind::Node, child.id)),
+                Slot::Blob { id: blob, .. } => out.push((Kind::Blob, blob)),
+                Slot::Inline(_) => {}
             }
         }
     }

@@ -14,7 +14,7 @@ use crate::commit::Commit;
 use crate::error::{Error, Result};
 use crate::object::{self, Kind, ObjectId};
 use crate::refs::{BranchName, HEADS_PREFIX};
-use crate::tree::{Node, Payload, ValueRef};
+use crate::tree::{Node, Slot};
 use crate::versioned::Versioned;
 
 /// Keys per `get_many`, so one wave of a large store is not one huge request.
@@ -217,21 +217,21 @@ impl Walk {
 
     fn node(&mut self, id: ObjectId, node: &Node) {
         self.summaries.insert(id, summarise(node));
-        for entry in &node.entries {
-            match &entry.payload {
-                Payload::Value(ValueRef::Inline(_)) => {}
-                Payload::Value(ValueRef::Blob { id: blob, len }) => {
-                    self.blob_claims.push((id, *blob, *len));
-                    self.reach(Kind::Blob, *blob);
+        for (key, slot) in node.iter() {
+            match slot {
+                Slot::Inline(_) => {}
+                Slot::Blob { id: blob, len } => {
+                    self.blob_claims.push((id, blob, len));
+                    self.reach(Kind::Blob, blob);
                 }
-                Payload::Child(child) => {
+                Slot::Child(child) => {
                     self.claims.push(ChildClaim {
                         parent: id,
                         child: child.id,
                         level: node.level.saturating_sub(1),
                         count: child.count,
                         value_bytes: child.value_bytes,
-                        key: entry.key.clone(),
+                        key: Arc::from(key),
                     });
                     self.reach(Kind::Node, child.id);
                 }
@@ -289,14 +289,10 @@ impl Walk {
 fn summarise(node: &Node) -> NodeSummary {
     NodeSummary {
         level: node.level,
-        entries: node.entries.len(),
-        count: node.entries.iter().map(crate::tree::Entry::count).sum(),
-        value_bytes: node
-            .entries
-            .iter()
-            .map(crate::tree::Entry::value_bytes)
-            .sum(),
-        last_key: node.last_key().cloned(),
+        entries: node.len(),
+        count: node.count(),
+        value_bytes: node.value_bytes(),
+        last_key: node.last_key().map(Arc::from),
     }
 }
 
@@ -401,19 +397,14 @@ mod tests {
     use crate::backend::Memory;
     use crate::object::WriteBatch;
     use crate::refs;
-    use crate::tree::{ChildRef, Entry};
+    use crate::tree::ChildRef;
 
     fn leaf(keys: &[&str]) -> Node {
-        Node {
-            level: 0,
-            entries: keys
-                .iter()
-                .map(|key| Entry {
-                    key: Arc::from(*key),
-                    payload: Payload::Value(ValueRef::Inline(key.as_bytes().into())),
-                })
-                .collect(),
+        let mut node = Node::new(0);
+        for key in keys {
+            node.push(key, Slot::Inline(key.as_bytes()));
         }
+        node
     }
 
     /// Stores a two-leaf tree whose interior node lies about its children,
@@ -421,20 +412,16 @@ mod tests {
     fn store_lying_tree(kv: &Memory, lie: impl Fn(&mut ChildRef, &mut Arc<str>)) -> ObjectId {
         let mut batch = WriteBatch::new();
         let (left, right) = (leaf(&["a", "b"]), leaf(&["c", "d"]));
-        let mut entries = Vec::new();
+        let mut interior = Node::new(1);
         for (index, node) in [left, right].into_iter().enumerate() {
             let id = batch.put(Kind::Node, &node.encode());
             let mut child = node.child_ref(id);
-            let mut key = node.last_key().unwrap().clone();
+            let mut key: Arc<str> = Arc::from(node.last_key().unwrap());
             if index == 1 {
                 lie(&mut child, &mut key);
             }
-            entries.push(Entry {
-                key,
-                payload: Payload::Child(child),
-            });
+            interior.push(&key, Slot::Child(child));
         }
-        let interior = Node { level: 1, entries };
         let root = batch.put(Kind::Node, &interior.encode());
         let commit = Commit::new(Vec::new(), root, 1, None, None)
             .unwrap()
@@ -481,21 +468,12 @@ mod tests {
         let bottom = leaf(&["a"]);
         let bottom_id = batch.put(Kind::Node, &bottom.encode());
         // A level-2 node pointing straight at leaves.
-        let entries = vec![
-            Entry {
-                key: Arc::from("a"),
-                payload: Payload::Child(bottom.child_ref(bottom_id)),
-            },
-            Entry {
-                key: Arc::from("z"),
-                payload: Payload::Child({
-                    let other = leaf(&["z"]);
-                    let id = batch.put(Kind::Node, &other.encode());
-                    other.child_ref(id)
-                }),
-            },
-        ];
-        let root = batch.put(Kind::Node, &Node { level: 2, entries }.encode());
+        let mut top = Node::new(2);
+        top.push("a", Slot::Child(bottom.child_ref(bottom_id)));
+        let other = leaf(&["z"]);
+        let other_id = batch.put(Kind::Node, &other.encode());
+        top.push("z", Slot::Child(other.child_ref(other_id)));
+        let root = batch.put(Kind::Node, &top.encode());
         let commit = Commit::new(Vec::new(), root, 1, None, None)
             .unwrap()
             .store(&mut batch);

@@ -6,9 +6,7 @@
 //! value, so editing a value never moves a boundary, and the same keys always
 //! split the same way whatever order they were written in.
 
-use std::sync::Arc;
-
-use super::node::{Entry, Node};
+use super::node::{Node, Slot};
 
 /// Weight added per entry on top of its key length: roughly the bytes a
 /// value reference or child reference takes.
@@ -58,16 +56,17 @@ pub(crate) fn is_boundary(hash: u64, before: u64, after: u64) -> bool {
 
 /// Cuts a stream of entries of one level into nodes.
 pub(crate) struct Chunker {
-    level: u8,
-    entries: Vec<Entry>,
+    node: Node,
     weight: u64,
 }
+
+/// Entries a node is given room for up front: a little above the average.
+const TYPICAL_ENTRIES: usize = 32;
 
 impl Chunker {
     pub(crate) fn new(level: u8) -> Self {
         Chunker {
-            level,
-            entries: Vec::new(),
+            node: Node::with_capacity(level, TYPICAL_ENTRIES, TARGET_WEIGHT as usize),
             weight: 0,
         }
     }
@@ -80,38 +79,35 @@ impl Chunker {
     /// one below, and the tree never narrows to one root. With at least two
     /// entries per node (the last one aside) each level at most halves the
     /// one below.
-    pub(crate) fn push(&mut self, entry: Entry) -> Option<Node> {
-        let first = self.entries.is_empty();
+    pub(crate) fn push(&mut self, key: &str, slot: Slot<'_>) -> Option<Node> {
+        let first = self.node.is_empty();
         let before = self.weight;
-        self.weight += weight(&entry.key);
-        let hash = boundary_hash(&entry.key, self.level);
-        self.entries.push(entry);
-        let may_end = self.level == 0 || !first;
-        (may_end && is_boundary(hash, before, self.weight)).then(|| self.take())
+        self.weight += weight(key);
+        let level = self.node.level;
+        let may_end = level == 0 || !first;
+        self.node.push(key, slot);
+        (may_end && is_boundary(boundary_hash(key, level), before, self.weight))
+            .then(|| self.take())
     }
 
     /// Whether the chunker sits on a boundary (holds no pending entries).
     pub(crate) fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.node.is_empty()
     }
 
     /// Ends the level: the pending entries, if any, form the last node.
     pub(crate) fn finish(&mut self) -> Option<Node> {
-        (!self.entries.is_empty()).then(|| self.take())
+        (!self.node.is_empty()).then(|| self.take())
     }
 
     fn take(&mut self) -> Node {
         self.weight = 0;
-        Node {
-            level: self.level,
-            entries: std::mem::take(&mut self.entries),
-        }
+        let level = self.node.level;
+        std::mem::replace(
+            &mut self.node,
+            Node::with_capacity(level, TYPICAL_ENTRIES, TARGET_WEIGHT as usize),
+        )
     }
-}
-
-/// The greatest key of a node that is known to be non-empty.
-pub(crate) fn last_key(node: &Node) -> Arc<str> {
-    node.last_key().cloned().unwrap_or_else(|| Arc::from(""))
 }
 
 #[cfg(test)]
@@ -130,13 +126,10 @@ mod tests {
         let mut nodes = 0u64;
         let total = 200_000u64;
         for i in 0..total {
-            let entry = Entry {
-                key: Arc::from(format!("key-{i:08}")),
-                payload: super::super::node::Payload::Value(super::super::node::ValueRef::Inline(
-                    Arc::from(&b""[..]),
-                )),
-            };
-            if chunker.push(entry).is_some() {
+            if chunker
+                .push(&format!("key-{i:08}"), Slot::Inline(b""))
+                .is_some()
+            {
                 nodes += 1;
             }
         }
@@ -149,19 +142,17 @@ mod tests {
 
     #[test]
     fn interior_nodes_hold_at_least_two_entries() {
-        let entry = |key: String| Entry {
-            key: Arc::from(key),
-            payload: super::super::node::Payload::Value(super::super::node::ValueRef::Inline(
-                Arc::from(&b""[..]),
-            )),
-        };
         // Weight alone makes a boundary certain after each of these keys.
-        let long = |i: usize| entry(format!("{i:04}{}", "k".repeat(2000)));
+        let long = |i: usize| format!("{i:04}{}", "k".repeat(2000));
         let mut leaves = Chunker::new(0);
-        assert!((0..4).all(|i| leaves.push(long(i)).is_some()));
+        assert!((0..4).all(|i| leaves.push(&long(i), Slot::Inline(b"")).is_some()));
         let mut interior = Chunker::new(1);
         let cut: Vec<usize> = (0..4)
-            .filter_map(|i| interior.push(long(i)).map(|node| node.entries.len()))
+            .filter_map(|i| {
+                interior
+                    .push(&long(i), Slot::Inline(b""))
+                    .map(|node| node.len())
+            })
             .collect();
         assert_eq!(cut, [2, 2]);
     }

@@ -17,12 +17,12 @@ use std::ops::Bound;
 use std::sync::{Arc, Mutex, PoisonError};
 
 pub use node::ValueRef;
-pub(crate) use node::{put_varint, ChildRef, Entry, Node, Payload, Reader, MAX_LEVEL};
+pub(crate) use node::{put_varint, ChildRef, Node, Payload, Reader, Slot, MAX_LEVEL};
 
 use crate::backend::KvStore;
 use crate::error::{Error, Result};
 use crate::object::{self, Kind, ObjectId, SharedKv, WriteBatch};
-use chunker::{last_key, Chunker};
+use chunker::Chunker;
 
 /// Default capacity of the decoded-node cache, in approximate bytes.
 pub(crate) const DEFAULT_CACHE_BYTES: u64 = 64 * 1024 * 1024;
@@ -46,11 +46,7 @@ struct NodeWeighter;
 
 impl quick_cache::Weighter<ObjectId, Arc<Node>> for NodeWeighter {
     fn weight(&self, _id: &ObjectId, node: &Arc<Node>) -> u64 {
-        node.entries
-            .iter()
-            .map(|entry| entry.key.len() as u64 + 64)
-            .sum::<u64>()
-            + 64
+        node.footprint()
     }
 }
 
@@ -107,13 +103,7 @@ impl Tree {
 
     /// The root of the empty tree, added to `batch` so it exists once written.
     pub fn empty_root(batch: &mut WriteBatch) -> ObjectId {
-        Self::store_node(
-            &Node {
-                level: 0,
-                entries: Vec::new(),
-            },
-            batch,
-        )
+        Self::store_node(&Node::new(0), batch)
     }
 
     fn store_node(node: &Node, batch: &mut WriteBatch) -> ObjectId {
@@ -192,17 +182,14 @@ impl Tree {
         Ok(())
     }
 
-    fn child_ref(node: &Node, index: usize) -> Result<&ChildRef> {
-        node.entries
-            .get(index)
-            .and_then(Entry::child)
-            .ok_or_else(|| {
-                Error::corrupt(
-                    Kind::Node.name(),
-                    ObjectId::hash(Kind::Node.tag(), &node.encode()),
-                    "interior entry without a child",
-                )
-            })
+    fn child_ref(node: &Node, index: usize) -> Result<ChildRef> {
+        node.child(index).ok_or_else(|| {
+            Error::corrupt(
+                Kind::Node.name(),
+                ObjectId::hash(Kind::Node.tag(), &node.encode()),
+                "interior entry without a child",
+            )
+        })
     }
 
     /// The number of keys in the tree, read from the root.
@@ -210,7 +197,7 @@ impl Tree {
     /// # Errors
     /// A backend failure or a missing or corrupt root.
     pub fn len(&self, root: ObjectId) -> Result<u64> {
-        Ok(self.node(root)?.entries.iter().map(Entry::count).sum())
+        Ok(self.node(root)?.count())
     }
 
     /// The total length of the tree's values, read from the root.
@@ -218,12 +205,7 @@ impl Tree {
     /// # Errors
     /// As [`Tree::len`].
     pub fn value_bytes(&self, root: ObjectId) -> Result<u64> {
-        Ok(self
-            .node(root)?
-            .entries
-            .iter()
-            .map(Entry::value_bytes)
-            .sum())
+        Ok(self.node(root)?.value_bytes())
     }
 
     /// The height of the tree: 1 for a single leaf.
@@ -241,22 +223,14 @@ impl Tree {
     pub fn get(&self, root: ObjectId, key: &str) -> Result<Option<ValueRef>> {
         let mut node = self.node(root)?;
         while node.level > 0 {
-            let index = node.entries.partition_point(|entry| &*entry.key < key);
-            if index == node.entries.len() {
+            let index = node.partition(key, false);
+            if index == node.len() {
                 return Ok(None);
             }
             let child = Self::child_ref(&node, index)?;
-            node = self.child(&node, child)?;
+            node = self.child(&node, &child)?;
         }
-        Ok(
-            match node.entries.binary_search_by(|entry| (*entry.key).cmp(key)) {
-                Ok(index) => match &node.entries[index].payload {
-                    Payload::Value(value) => Some(value.clone()),
-                    Payload::Child(_) => None,
-                },
-                Err(_) => None,
-            },
-        )
+        Ok(node.find(key).and_then(|index| node.slot(index).value()))
     }
 
     /// The value references of many keys, aligned with `keys`, fetching one
@@ -274,10 +248,8 @@ impl Tree {
             let mut parents: Vec<Arc<Node>> = Vec::new();
             for (node, wanted) in &frontier {
                 for &index in wanted {
-                    let at = node
-                        .entries
-                        .partition_point(|entry| &*entry.key < keys[index]);
-                    if at == node.entries.len() {
+                    let at = node.partition(keys[index], false);
+                    if at == node.len() {
                         continue;
                     }
                     let child = Self::child_ref(node, at)?.id;
@@ -300,13 +272,8 @@ impl Tree {
         }
         for (leaf, wanted) in frontier {
             for index in wanted {
-                if let Ok(at) = leaf
-                    .entries
-                    .binary_search_by(|entry| (*entry.key).cmp(keys[index]))
-                {
-                    if let Payload::Value(value) = &leaf.entries[at].payload {
-                        results[index] = Some(value.clone());
-                    }
+                if let Some(at) = leaf.find(keys[index]) {
+                    results[index] = leaf.slot(at).value();
                 }
             }
         }
@@ -348,70 +315,80 @@ impl Tree {
                 return Ok(id);
             }
         }
-        let mut entries = Vec::with_capacity(root_node.entries.len() + level_edits.len());
-        merge_entries(&root_node.entries, &level_edits, &mut 0, None, |entry| {
-            entries.push(entry);
+        let mut chunker = Chunker::new(root_node.level);
+        let mut nodes = Vec::new();
+        merge_entries(&root_node, &level_edits, &mut 0, None, |key, slot| {
+            nodes.extend(chunker.push(key, slot));
         });
-        self.build_up(entries, root_node.level, batch)
+        nodes.extend(chunker.finish());
+        self.build_up(nodes, root_node.level, batch)
     }
 
-    /// Builds the tree whose level `level` holds exactly `entries`, chunking
+    /// Builds the tree whose level `level` is exactly `nodes`, chunking
     /// upward until one node remains, and collapsing single-child roots.
     fn build_up(
         &self,
-        mut entries: Vec<Entry>,
+        mut nodes: Vec<Node>,
         mut level: u8,
         batch: &mut WriteBatch,
     ) -> Result<ObjectId> {
         loop {
-            if entries.is_empty() {
-                return Ok(Self::empty_root(batch));
-            }
-            if level > 0 && entries.len() == 1 {
-                let mut id = Self::child_ref(&Node { level, entries }, 0)?.id;
+            if nodes.len() <= 1 {
+                let Some(node) = nodes.pop() else {
+                    return Ok(Self::empty_root(batch));
+                };
+                if node.level == 0 || node.len() > 1 {
+                    let id = Self::store_node(&node, batch);
+                    self.cache.insert(id, Arc::new(node));
+                    return Ok(id);
+                }
+                let mut id = Self::child_ref(&node, 0)?.id;
                 loop {
                     let node = self.node(id)?;
-                    if node.level == 0 || node.entries.len() > 1 {
+                    if node.level == 0 || node.len() > 1 {
                         return Ok(id);
                     }
                     id = Self::child_ref(&node, 0)?.id;
                 }
-            }
-            let mut chunker = Chunker::new(level);
-            let mut nodes: Vec<Node> = Vec::new();
-            for entry in entries {
-                nodes.extend(chunker.push(entry));
-            }
-            nodes.extend(chunker.finish());
-            if nodes.len() == 1 {
-                let node = &nodes[0];
-                let id = Self::store_node(node, batch);
-                self.cache.insert(id, Arc::new(node.clone()));
-                return Ok(id);
             }
             if level >= MAX_LEVEL {
                 return Err(Error::InvalidArgument(
                     "tree would exceed the maximum depth".into(),
                 ));
             }
-            entries = nodes
-                .into_iter()
-                .map(|node| self.stored_entry(node, batch))
-                .collect();
             level += 1;
+            let mut chunker = Chunker::new(level);
+            let mut above = Vec::new();
+            for node in nodes {
+                let key = node.last_key().unwrap_or_default().to_owned();
+                let child = self.store_cached(node, batch);
+                above.extend(chunker.push(&key, Slot::Child(child)));
+            }
+            above.extend(chunker.finish());
+            nodes = above;
         }
     }
 
-    /// Stores a node and returns the entry its parent keeps for it.
-    fn stored_entry(&self, node: Node, batch: &mut WriteBatch) -> Entry {
+    /// Stores a node, keeps it in the cache, and returns the reference its
+    /// parent keeps to it.
+    fn store_cached(&self, node: Node, batch: &mut WriteBatch) -> ChildRef {
         let id = Self::store_node(&node, batch);
         let child = node.child_ref(id);
-        let key = last_key(&node);
         self.cache.insert(id, Arc::new(node));
-        Entry {
-            key,
-            payload: Payload::Child(child),
-        }
+        child
+    }
+
+    /// Stores a finished node of the level below `parent` and records the
+    /// entry for it there.
+    fn emit(
+        &self,
+        node: Node,
+        batch: &mut WriteBatch,
+        parent: &mut BTreeMap<Arc<str>, Option<Payload>>,
+    ) {
+        let key = Arc::from(node.last_key().unwrap_or_default());
+        let child = self.store_cached(node, batch);
+        parent.insert(key, Some(Payload::Child(child)));
     }
 
     /// Re-chunks the stretches of level `level` that `edits` touch and returns
@@ -435,26 +412,25 @@ impl Tree {
             // Edits that only give keys this node holds new payloads leave its
             // keys, and so its boundaries, as they are: no re-chunking.
             if let Some(updated) = replace_payloads(&node, edits, &mut next, is_last) {
-                replaced.push((last_key(&node), id));
-                let entry = self.stored_entry(updated, batch);
-                parent.insert(entry.key.clone(), Some(entry.payload));
+                let key: Arc<str> = Arc::from(node.last_key().unwrap_or_default());
+                replaced.push((key.clone(), id));
+                let child = self.store_cached(updated, batch);
+                parent.insert(key, Some(Payload::Child(child)));
                 continue;
             }
             let mut chunker = Chunker::new(level);
             loop {
-                let node_last = last_key(&node);
+                let node_last: Arc<str> = Arc::from(node.last_key().unwrap_or_default());
                 replaced.push((node_last.clone(), id));
                 let limit = (!is_last).then_some(&*node_last);
-                merge_entries(&node.entries, edits, &mut next, limit, |entry| {
-                    if let Some(done) = chunker.push(entry) {
-                        let entry = self.stored_entry(done, batch);
-                        parent.insert(entry.key.clone(), Some(entry.payload));
+                merge_entries(&node, edits, &mut next, limit, |key, slot| {
+                    if let Some(done) = chunker.push(key, slot) {
+                        self.emit(done, batch, &mut parent);
                     }
                 });
                 if is_last {
                     if let Some(done) = chunker.finish() {
-                        let entry = self.stored_entry(done, batch);
-                        parent.insert(entry.key.clone(), Some(entry.payload));
+                        self.emit(done, batch, &mut parent);
                     }
                     break;
                 }
@@ -518,20 +494,17 @@ impl Tree {
         let mut is_last = true;
         while node.level > level {
             let index = match seek {
-                Seek::AtLeast(key) => node
-                    .entries
-                    .partition_point(|entry| &*entry.key < *key)
-                    .min(node.entries.len() - 1),
+                Seek::AtLeast(key) => node.partition(key, false).min(node.len() - 1),
                 Seek::After(key) => {
-                    let index = node.entries.partition_point(|entry| &*entry.key <= *key);
-                    if index == node.entries.len() {
+                    let index = node.partition(key, true);
+                    if index == node.len() {
                         return Ok(None);
                     }
                     index
                 }
             };
-            is_last &= index + 1 == node.entries.len();
-            let child = *Self::child_ref(&node, index)?;
+            is_last &= index + 1 == node.len();
+            let child = Self::child_ref(&node, index)?;
             node = self.child(&node, &child)?;
             id = child.id;
         }
@@ -550,22 +523,19 @@ impl Tree {
             let mut routed: Vec<(ObjectId, &[&str])> = Vec::new();
             let mut extra: Vec<ObjectId> = Vec::new();
             for (node, wanted) in &frontier {
-                let last = node.entries.len() - 1;
+                let last = node.len() - 1;
                 let mut rest: &[&str] = wanted;
                 while let Some(first) = rest.first() {
-                    let index = node
-                        .entries
-                        .partition_point(|entry| &*entry.key < *first)
-                        .min(last);
-                    let bound = &node.entries[index].key;
+                    let index = node.partition(first, false).min(last);
+                    let bound = node.key(index);
                     let taken = if index == last {
                         rest.len()
                     } else {
-                        rest.partition_point(|key| *key <= &**bound)
+                        rest.partition_point(|key| *key <= bound)
                     };
                     routed.push((Self::child_ref(node, index)?.id, &rest[..taken]));
                     if node.level == 1 {
-                        if let Some(sibling) = node.entries.get(index + 1).and_then(Entry::child) {
+                        if let Some(sibling) = node.child(index + 1) {
                             extra.push(sibling.id);
                         }
                     }
@@ -617,6 +587,14 @@ impl Tree {
             id: b,
             level: root_b.level,
         }];
+        let change = |(node, index): &(Arc<Node>, usize), old: bool| {
+            let value = node.slot(*index).value();
+            Change {
+                key: Arc::from(node.key(*index)),
+                old: if old { value.clone() } else { None },
+                new: if old { None } else { value },
+            }
+        };
         loop {
             match (left.last(), right.last()) {
                 (None, None) => return Ok(changes),
@@ -638,67 +616,44 @@ impl Tree {
                 }
                 (Some(DiffItem::Subtree { .. }), _) => self.expand(&mut left)?,
                 (_, Some(DiffItem::Subtree { .. })) => self.expand(&mut right)?,
-                (Some(DiffItem::Leaf(x)), Some(DiffItem::Leaf(y))) => match x.0.cmp(&y.0) {
-                    Ordering::Less => {
-                        let Some(DiffItem::Leaf((key, old))) = left.pop() else {
-                            unreachable!()
-                        };
-                        changes.push(Change {
-                            key,
-                            old: Some(old),
-                            new: None,
-                        });
-                    }
-                    Ordering::Greater => {
-                        let Some(DiffItem::Leaf((key, new))) = right.pop() else {
-                            unreachable!()
-                        };
-                        changes.push(Change {
-                            key,
-                            old: None,
-                            new: Some(new),
-                        });
-                    }
-                    Ordering::Equal => {
-                        let (Some(DiffItem::Leaf((key, old))), Some(DiffItem::Leaf((_, new)))) =
-                            (left.pop(), right.pop())
-                        else {
-                            unreachable!()
-                        };
-                        if old != new {
-                            changes.push(Change {
-                                key,
-                                old: Some(old),
-                                new: Some(new),
-                            });
+                (Some(DiffItem::Entry(x)), Some(DiffItem::Entry(y))) => {
+                    let (x_key, y_key) = (x.0.key(x.1), y.0.key(y.1));
+                    match x_key.cmp(y_key) {
+                        Ordering::Less => {
+                            changes.push(change(x, true));
+                            left.pop();
+                        }
+                        Ordering::Greater => {
+                            changes.push(change(y, false));
+                            right.pop();
+                        }
+                        Ordering::Equal => {
+                            let (old, new) = (x.0.slot(x.1), y.0.slot(y.1));
+                            if old != new {
+                                changes.push(Change {
+                                    key: Arc::from(x_key),
+                                    old: old.value(),
+                                    new: new.value(),
+                                });
+                            }
+                            left.pop();
+                            right.pop();
                         }
                     }
-                },
-                (Some(DiffItem::Leaf(_)), None) => {
-                    let Some(DiffItem::Leaf((key, old))) = left.pop() else {
-                        unreachable!()
-                    };
-                    changes.push(Change {
-                        key,
-                        old: Some(old),
-                        new: None,
-                    });
                 }
-                (None, Some(DiffItem::Leaf(_))) => {
-                    let Some(DiffItem::Leaf((key, new))) = right.pop() else {
-                        unreachable!()
-                    };
-                    changes.push(Change {
-                        key,
-                        old: None,
-                        new: Some(new),
-                    });
+                (Some(DiffItem::Entry(x)), None) => {
+                    changes.push(change(x, true));
+                    left.pop();
+                }
+                (None, Some(DiffItem::Entry(y))) => {
+                    changes.push(change(y, false));
+                    right.pop();
                 }
             }
         }
     }
 
-    /// Replaces the subtree on top of `stack` by its children, first child on top.
+    /// Replaces the subtree on top of `stack` by its entries, first on top.
     fn expand(&self, stack: &mut Vec<DiffItem>) -> Result<()> {
         let Some(DiffItem::Subtree { id, level }) = stack.pop() else {
             return Ok(());
@@ -711,10 +666,9 @@ impl Tree {
                 format!("expected level {level}, found {}", node.level),
             ));
         }
-        for entry in node.entries.iter().rev() {
-            stack.push(match &entry.payload {
-                Payload::Value(value) => DiffItem::Leaf((entry.key.clone(), value.clone())),
-                Payload::Child(child) => {
+        for index in (0..node.len()).rev() {
+            stack.push(match node.slot(index) {
+                Slot::Child(child) => {
                     if level == 0 {
                         return Err(Error::corrupt(
                             Kind::Node.name(),
@@ -727,6 +681,7 @@ impl Tree {
                         level: level - 1,
                     }
                 }
+                Slot::Inline(_) | Slot::Blob { .. } => DiffItem::Entry((node.clone(), index)),
             });
         }
         Ok(())
@@ -734,8 +689,12 @@ impl Tree {
 }
 
 enum DiffItem {
-    Subtree { id: ObjectId, level: u8 },
-    Leaf((Arc<str>, ValueRef)),
+    Subtree {
+        id: ObjectId,
+        level: u8,
+    },
+    /// A leaf entry: its node and index.
+    Entry((Arc<Node>, usize)),
 }
 
 /// If every edit from `*next` that falls in `node` (all of them when it is
@@ -752,52 +711,43 @@ fn replace_payloads(
     let mut replacements = Vec::new();
     let mut at = *next;
     while let Some((key, payload)) = edits.get(at) {
-        if !is_last && key > node_last {
+        if !is_last && &**key > node_last {
             break;
         }
         let payload = payload.as_ref()?;
-        let index = node
-            .entries
-            .binary_search_by(|entry| entry.key.cmp(key))
-            .ok()?;
-        replacements.push((index, payload));
+        replacements.push((node.find(key)?, payload.as_slot()));
         at += 1;
     }
-    let mut updated = node.clone();
-    for (index, payload) in replacements {
-        updated.entries[index].payload = payload.clone();
-    }
     *next = at;
-    Some(updated)
+    Some(node.with_payloads(&replacements))
 }
 
 /// Merges a node's entries with the edits from `*next` on whose keys are at
 /// most `limit` (all of them without a limit), feeding the result to `out`
 /// and advancing `*next` past the edits used.
 fn merge_entries(
-    entries: &[Entry],
+    node: &Node,
     edits: &[(Arc<str>, Option<Payload>)],
     next: &mut usize,
     limit: Option<&str>,
-    mut out: impl FnMut(Entry),
+    mut out: impl FnMut(&str, Slot<'_>),
 ) {
     let mut index = 0;
     loop {
         let edit = edits
             .get(*next)
             .filter(|(key, _)| limit.is_none_or(|limit| &**key <= limit));
-        match (entries.get(index), edit) {
+        let entry = (index < node.len()).then(|| node.key(index));
+        match (entry, edit) {
             (None, None) => return,
-            (Some(entry), None) => {
-                out(entry.clone());
+            (Some(key), None) => {
+                out(key, node.slot(index));
                 index += 1;
             }
             (entry, Some((key, payload))) => {
-                let order = entry.map_or(Ordering::Greater, |entry| entry.key.cmp(key));
-                if order == Ordering::Less {
-                    if let Some(entry) = entry {
-                        out(entry.clone());
-                    }
+                let order = entry.map_or(Ordering::Greater, |entry| entry.cmp(key));
+                if let (Ordering::Less, Some(entry)) = (order, entry) {
+                    out(entry, node.slot(index));
                     index += 1;
                     continue;
                 }
@@ -805,10 +755,7 @@ fn merge_entries(
                     index += 1;
                 }
                 if let Some(payload) = payload {
-                    out(Entry {
-                        key: key.clone(),
-                        payload: payload.clone(),
-                    });
+                    out(key, payload.as_slot());
                 }
                 *next += 1;
             }
@@ -858,17 +805,17 @@ impl<'t> Range<'t> {
     /// Descends from the root to the first entry at or after the lower bound.
     fn seek(&mut self, root: ObjectId, lower: &Bound<Arc<str>>) -> Result<()> {
         let start = |node: &Node| match lower {
-            Bound::Included(key) => node.entries.partition_point(|entry| entry.key < *key),
-            Bound::Excluded(key) => node.entries.partition_point(|entry| entry.key <= *key),
+            Bound::Included(key) => node.partition(key, false),
+            Bound::Excluded(key) => node.partition(key, true),
             Bound::Unbounded => 0,
         };
         let mut node = self.tree.node(root)?;
         while node.level > 0 {
             let index = start(&node);
-            if index == node.entries.len() {
+            if index == node.len() {
                 return Ok(());
             }
-            let child = *Tree::child_ref(&node, index)?;
+            let child = Tree::child_ref(&node, index)?;
             let next = self.load_child(&node, index, &child)?;
             self.stack.push((node, index + 1));
             node = next;
@@ -883,11 +830,11 @@ impl<'t> Range<'t> {
     fn load_child(&self, parent: &Node, index: usize, child: &ChildRef) -> Result<Arc<Node>> {
         if parent.level == 1 {
             let mut ids = vec![child.id];
-            for (offset, entry) in parent.entries[index + 1..].iter().enumerate() {
-                if self.beyond(&parent.entries[index + offset].key) {
+            for at in index + 1..parent.len() {
+                if self.beyond(parent.key(at - 1)) {
                     break;
                 }
-                if let Some(sibling) = entry.child() {
+                if let Some(sibling) = parent.child(at) {
                     ids.push(sibling.id);
                 }
             }
@@ -906,30 +853,30 @@ impl<'t> Range<'t> {
             let Some((node, index)) = self.stack.last_mut() else {
                 return Ok(None);
             };
-            if *index >= node.entries.len() {
+            if *index >= node.len() {
                 self.stack.pop();
                 continue;
             }
             let (node, at) = (node.clone(), *index);
             *index += 1;
-            let entry = &node.entries[at];
-            match &entry.payload {
-                Payload::Value(value) => {
-                    if self.beyond(&entry.key) {
-                        return Ok(None);
-                    }
-                    return Ok(Some((entry.key.clone(), value.clone())));
-                }
-                Payload::Child(child) => {
+            let value = match node.slot(at) {
+                Slot::Child(child) => {
                     // Every key of this child is greater than its predecessor's greatest.
-                    if at > 0 && self.beyond(&node.entries[at - 1].key) {
+                    if at > 0 && self.beyond(node.key(at - 1)) {
                         return Ok(None);
                     }
-                    let child = *child;
                     let next = self.load_child(&node, at, &child)?;
                     self.stack.push((next, 0));
+                    continue;
                 }
+                Slot::Inline(bytes) => ValueRef::Inline(bytes.into()),
+                Slot::Blob { id, len } => ValueRef::Blob { id, len },
+            };
+            let key = node.key(at);
+            if self.beyond(key) {
+                return Ok(None);
             }
+            return Ok(Some((Arc::from(key), value)));
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Tree nodes and their byte encoding (see `docs/format.md`).
 
+use std::cmp::Ordering;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
@@ -69,11 +70,23 @@ impl std::fmt::Debug for ValueRef {
     }
 }
 
-/// What an entry points at: a value in a leaf, a child subtree above.
+/// What an entry points at, owned: a value in a leaf, a child subtree above.
+/// The form edits take; nodes keep theirs packed ([`Slot`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Payload {
     Value(ValueRef),
     Child(ChildRef),
+}
+
+impl Payload {
+    /// The payload as a node would hold it.
+    pub(crate) fn as_slot(&self) -> Slot<'_> {
+        match self {
+            Payload::Value(ValueRef::Inline(bytes)) => Slot::Inline(bytes),
+            Payload::Value(ValueRef::Blob { id, len }) => Slot::Blob { id: *id, len: *len },
+            Payload::Child(child) => Slot::Child(*child),
+        }
+    }
 }
 
 /// A reference to a subtree with its summary, kept in the parent so that
@@ -87,60 +100,321 @@ pub(crate) struct ChildRef {
     pub(crate) value_bytes: u64,
 }
 
-/// One entry of a node. In a leaf the key is a user key; above, it is the
-/// greatest key of the child's subtree.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Entry {
-    pub(crate) key: Arc<str>,
-    pub(crate) payload: Payload,
+/// One entry's payload, borrowed from the node that holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Slot<'a> {
+    /// A small value, inside the leaf.
+    Inline(&'a [u8]),
+    /// A value in its own blob.
+    Blob { id: ObjectId, len: u64 },
+    /// A subtree, above the leaves.
+    Child(ChildRef),
 }
 
-impl Entry {
-    pub(crate) fn count(&self) -> u64 {
-        match &self.payload {
-            Payload::Value(_) => 1,
-            Payload::Child(child) => child.count,
+impl Slot<'_> {
+    /// Keys under the entry: 1 for a value.
+    pub(crate) fn count(self) -> u64 {
+        match self {
+            Slot::Child(child) => child.count,
+            Slot::Inline(_) | Slot::Blob { .. } => 1,
         }
     }
 
-    pub(crate) fn value_bytes(&self) -> u64 {
-        match &self.payload {
-            Payload::Value(value) => value.len(),
-            Payload::Child(child) => child.value_bytes,
+    /// Bytes of value under the entry.
+    pub(crate) fn value_bytes(self) -> u64 {
+        match self {
+            Slot::Inline(bytes) => bytes.len() as u64,
+            Slot::Blob { len, .. } => len,
+            Slot::Child(child) => child.value_bytes,
         }
     }
 
-    pub(crate) fn child(&self) -> Option<&ChildRef> {
-        match &self.payload {
-            Payload::Child(child) => Some(child),
-            Payload::Value(_) => None,
+    /// The value of a leaf entry, owned.
+    pub(crate) fn value(self) -> Option<ValueRef> {
+        match self {
+            Slot::Inline(bytes) => Some(ValueRef::Inline(bytes.into())),
+            Slot::Blob { id, len } => Some(ValueRef::Blob { id, len }),
+            Slot::Child(_) => None,
         }
     }
 }
 
-/// A decoded node: a level (0 for leaves) and its entries in ascending key order.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where one entry sits in its node's encoding, and its payload decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Packed {
+    /// Where the entry's payload starts in the node's body.
+    payload_at: u32,
+    /// Where the entry ends in the body.
+    end: u32,
+    kind: PackedKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PackedKind {
+    /// An inline value: the body bytes from `start` to the entry's end.
+    Inline {
+        start: u32,
+    },
+    Blob {
+        id: ObjectId,
+        len: u64,
+    },
+    Child(ChildRef),
+}
+
+/// A decoded node: a level (0 for leaves) and its entries in ascending key
+/// order.
+///
+/// A node keeps its own encoding (all but the level and entry count, which
+/// lead it), its keys end to end in one string, and a fixed-size record per
+/// entry pointing into both. It is a handful of allocations however many
+/// entries it has; copying or dropping it touches no per-entry memory;
+/// encoding it is a copy; and replacing a value splices the encoding.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Node {
     pub(crate) level: u8,
-    pub(crate) entries: Vec<Entry>,
+    keys: String,
+    /// Where each entry's key ends in `keys`; it starts where the previous ends.
+    key_ends: Vec<u32>,
+    /// The entries as encoded (see `docs/format.md`).
+    body: Vec<u8>,
+    entries: Vec<Packed>,
 }
 
 const TAG_INLINE: u8 = 0;
 const TAG_BLOB: u8 = 1;
 
+/// An offset into a node. Nodes are far below 4 GiB: the chunker ends them
+/// by weight, keys are at most 4 KiB, and `decode` refuses larger input.
+fn offset(len: usize) -> u32 {
+    u32::try_from(len).unwrap_or(u32::MAX)
+}
+
+/// Appends the encoding of a payload; returns where an inline value starts.
+fn encode_payload(out: &mut Vec<u8>, slot: Slot<'_>) -> PackedKind {
+    match slot {
+        Slot::Inline(bytes) => {
+            out.push(TAG_INLINE);
+            put_varint(out, bytes.len() as u64);
+            let start = offset(out.len());
+            out.extend_from_slice(bytes);
+            PackedKind::Inline { start }
+        }
+        Slot::Blob { id, len } => {
+            out.push(TAG_BLOB);
+            put_varint(out, len);
+            out.extend_from_slice(id.as_bytes());
+            PackedKind::Blob { id, len }
+        }
+        Slot::Child(child) => {
+            out.extend_from_slice(child.id.as_bytes());
+            put_varint(out, child.count);
+            put_varint(out, child.value_bytes);
+            PackedKind::Child(child)
+        }
+    }
+}
+
 impl Node {
+    /// An empty node of `level`.
+    pub(crate) fn new(level: u8) -> Self {
+        Node {
+            level,
+            ..Node::default()
+        }
+    }
+
+    /// An empty node with room for `entries` entries of about `key_bytes`
+    /// bytes of keys in all.
+    pub(crate) fn with_capacity(level: u8, entries: usize, key_bytes: usize) -> Self {
+        let payload = if level == 0 {
+            INLINE_MAX / 2
+        } else {
+            ID_LEN + 4
+        };
+        Node {
+            level,
+            keys: String::with_capacity(key_bytes),
+            key_ends: Vec::with_capacity(entries),
+            body: Vec::with_capacity(key_bytes / 2 + entries * (payload + 3)),
+            entries: Vec::with_capacity(entries),
+        }
+    }
+
+    /// Appends an entry; its key must sort after every key already in the
+    /// node (callers build nodes in order), and its payload must suit the
+    /// level (a value in a leaf, a child above).
+    pub(crate) fn push(&mut self, key: &str, slot: Slot<'_>) {
+        debug_assert!(self.last_key().is_none_or(|last| last < key));
+        let previous = self.last_key().unwrap_or_default().as_bytes();
+        let shared = common_prefix(previous, key.as_bytes());
+        put_varint(&mut self.body, shared as u64);
+        put_varint(&mut self.body, (key.len() - shared) as u64);
+        self.body.extend_from_slice(&key.as_bytes()[shared..]);
+        let payload_at = offset(self.body.len());
+        let kind = encode_payload(&mut self.body, slot);
+        self.entries.push(Packed {
+            payload_at,
+            end: offset(self.body.len()),
+            kind,
+        });
+        self.keys.push_str(key);
+        self.key_ends.push(offset(self.keys.len()));
+    }
+
+    /// The number of entries.
+    pub(crate) fn len(&self) -> usize {
+        self.key_ends.len()
+    }
+
+    /// Whether the node has no entries.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.key_ends.is_empty()
+    }
+
+    /// The key of entry `index` (which must exist).
+    pub(crate) fn key(&self, index: usize) -> &str {
+        let start = match index {
+            0 => 0,
+            _ => self.key_ends[index - 1] as usize,
+        };
+        &self.keys[start..self.key_ends[index] as usize]
+    }
+
+    /// The payload of entry `index` (which must exist).
+    pub(crate) fn slot(&self, index: usize) -> Slot<'_> {
+        let packed = &self.entries[index];
+        match packed.kind {
+            PackedKind::Inline { start } => {
+                Slot::Inline(&self.body[start as usize..packed.end as usize])
+            }
+            PackedKind::Blob { id, len } => Slot::Blob { id, len },
+            PackedKind::Child(child) => Slot::Child(child),
+        }
+    }
+
+    /// The child of entry `index`, if it exists and is interior.
+    pub(crate) fn child(&self, index: usize) -> Option<ChildRef> {
+        match self.entries.get(index)?.kind {
+            PackedKind::Child(child) => Some(child),
+            PackedKind::Inline { .. } | PackedKind::Blob { .. } => None,
+        }
+    }
+
+    /// The entries in order.
+    pub(crate) fn iter(&self) -> impl DoubleEndedIterator<Item = (&str, Slot<'_>)> + '_ {
+        (0..self.len()).map(|index| (self.key(index), self.slot(index)))
+    }
+
+    /// The number of entries whose keys are less than `key` (with `inclusive`,
+    /// at most `key`): the index of the first entry past that bound.
+    pub(crate) fn partition(&self, key: &str, inclusive: bool) -> usize {
+        let (mut low, mut high) = (0, self.len());
+        while low < high {
+            let middle = low + (high - low) / 2;
+            let before = match self.key(middle).cmp(key) {
+                Ordering::Less => true,
+                Ordering::Equal => inclusive,
+                Ordering::Greater => false,
+            };
+            if before {
+                low = middle + 1;
+            } else {
+                high = middle;
+            }
+        }
+        low
+    }
+
+    /// The index of the entry with key `key`, if there is one.
+    pub(crate) fn find(&self, key: &str) -> Option<usize> {
+        let index = self.partition(key, false);
+        (index < self.len() && self.key(index) == key).then_some(index)
+    }
+
+    /// The node's greatest key.
+    pub(crate) fn last_key(&self) -> Option<&str> {
+        self.len().checked_sub(1).map(|last| self.key(last))
+    }
+
+    /// Keys in the subtree under this node.
+    pub(crate) fn count(&self) -> u64 {
+        match self.level {
+            0 => self.len() as u64,
+            _ => (0..self.len()).map(|index| self.slot(index).count()).sum(),
+        }
+    }
+
+    /// Total length of the values in the subtree under this node.
+    pub(crate) fn value_bytes(&self) -> u64 {
+        (0..self.len())
+            .map(|index| self.slot(index).value_bytes())
+            .sum()
+    }
+
     /// The summary a parent keeps of this node, once it is stored as `id`.
     pub(crate) fn child_ref(&self, id: ObjectId) -> ChildRef {
         ChildRef {
             id,
-            count: self.entries.iter().map(Entry::count).sum(),
-            value_bytes: self.entries.iter().map(Entry::value_bytes).sum(),
+            count: self.count(),
+            value_bytes: self.value_bytes(),
         }
     }
 
-    /// The node's greatest key.
-    pub(crate) fn last_key(&self) -> Option<&Arc<str>> {
-        self.entries.last().map(|entry| &entry.key)
+    /// The node with the payloads of some entries replaced: `replacements`
+    /// holds entry indexes with their new payloads, which must suit the
+    /// level. The keys, and so the node's boundaries, stay as they are.
+    pub(crate) fn with_payloads(&self, replacements: &[(usize, Slot<'_>)]) -> Node {
+        let mut node = self.clone();
+        let mut scratch = Vec::with_capacity(INLINE_MAX + 2 * 10 + ID_LEN);
+        for &(index, slot) in replacements {
+            node.set_slot(index, slot, &mut scratch);
+        }
+        node
+    }
+
+    /// Replaces the payload of entry `index` (which must exist) by splicing
+    /// its encoding, shifting the entries after it.
+    fn set_slot(&mut self, index: usize, slot: Slot<'_>, scratch: &mut Vec<u8>) {
+        let Packed {
+            payload_at, end, ..
+        } = self.entries[index];
+        scratch.clear();
+        let kind = match encode_payload(scratch, slot) {
+            // Relative to the scratch buffer so far; moved into place below.
+            PackedKind::Inline { start } => PackedKind::Inline {
+                start: payload_at + start,
+            },
+            other => other,
+        };
+        let (old, new) = ((end - payload_at) as usize, scratch.len());
+        let span = payload_at as usize..end as usize;
+        if old == new {
+            self.body[span].copy_from_slice(scratch);
+        } else {
+            self.body.splice(span, scratch.iter().copied());
+            let shift = |at: &mut u32| *at = offset(*at as usize + new - old);
+            for packed in &mut self.entries[index + 1..] {
+                shift(&mut packed.payload_at);
+                shift(&mut packed.end);
+                if let PackedKind::Inline { start } = &mut packed.kind {
+                    shift(start);
+                }
+            }
+        }
+        self.entries[index] = Packed {
+            payload_at,
+            end: offset(payload_at as usize + new),
+            kind,
+        };
+    }
+
+    /// Roughly the memory the node takes, for the cache's budget.
+    pub(crate) fn footprint(&self) -> u64 {
+        (self.keys.len()
+            + self.body.len()
+            + self.len() * (std::mem::size_of::<u32>() + std::mem::size_of::<Packed>())
+            + std::mem::size_of::<Node>()) as u64
     }
 
     /// Encodes the node; keys are prefix-compressed against their predecessor.
@@ -150,60 +424,26 @@ impl Node {
         out
     }
 
-    /// An upper bound on the encoding's length (keys uncompressed, varints
-    /// at their widest), to size buffers so that encoding never reallocates.
+    /// An upper bound on the encoding's length, to size buffers so that
+    /// encoding never reallocates.
     pub(crate) fn encoded_len_bound(&self) -> usize {
-        11 + self
-            .entries
-            .iter()
-            .map(|entry| {
-                entry.key.len()
-                    + 20
-                    + match &entry.payload {
-                        Payload::Value(ValueRef::Inline(bytes)) => 1 + 10 + bytes.len(),
-                        Payload::Value(ValueRef::Blob { .. }) => 1 + 10 + ID_LEN,
-                        Payload::Child(_) => ID_LEN + 20,
-                    }
-            })
-            .sum::<usize>()
+        1 + 10 + self.body.len()
     }
 
     /// Appends the node's encoding to `out`.
     pub(crate) fn encode_into(&self, out: &mut Vec<u8>) {
         out.push(self.level);
-        put_varint(out, self.entries.len() as u64);
-        let mut previous: &[u8] = &[];
-        for entry in &self.entries {
-            let key = entry.key.as_bytes();
-            let shared = common_prefix(previous, key);
-            put_varint(out, shared as u64);
-            put_varint(out, (key.len() - shared) as u64);
-            out.extend_from_slice(&key[shared..]);
-            previous = key;
-            match &entry.payload {
-                Payload::Value(ValueRef::Inline(bytes)) => {
-                    out.push(TAG_INLINE);
-                    put_varint(out, bytes.len() as u64);
-                    out.extend_from_slice(bytes);
-                }
-                Payload::Value(ValueRef::Blob { id, len }) => {
-                    out.push(TAG_BLOB);
-                    put_varint(out, *len);
-                    out.extend_from_slice(id.as_bytes());
-                }
-                Payload::Child(child) => {
-                    out.extend_from_slice(child.id.as_bytes());
-                    put_varint(out, child.count);
-                    put_varint(out, child.value_bytes);
-                }
-            }
-        }
+        put_varint(out, self.len() as u64);
+        out.extend_from_slice(&self.body);
     }
 
     /// Decodes a node, checking everything a reader relies on: strictly
     /// ascending UTF-8 keys, a level in range, no trailing bytes.
     pub(crate) fn decode(id: ObjectId, bytes: &[u8]) -> Result<Node> {
         let corrupt = |reason: &str| Error::corrupt(Kind::Node.name(), id, reason);
+        if u32::try_from(bytes.len()).is_err() {
+            return Err(corrupt("node larger than 4 GiB"));
+        }
         let mut reader = Reader { bytes, pos: 0 };
         let level = reader.byte().ok_or_else(|| corrupt("empty node"))?;
         if level > MAX_LEVEL {
@@ -217,40 +457,51 @@ impl Node {
         if count > (bytes.len() / 3) as u64 {
             return Err(corrupt("entry count exceeds node size"));
         }
-        let mut entries = Vec::with_capacity(count as usize);
-        let mut previous: Vec<u8> = Vec::new();
-        for _ in 0..count {
+        let count = count as usize;
+        let body_start = reader.pos;
+        let at = |pos: usize| offset(pos - body_start);
+        // Keys are at most as long as the node.
+        let mut keys: Vec<u8> = Vec::with_capacity(bytes.len());
+        let mut key_ends = Vec::with_capacity(count);
+        let mut entries = Vec::with_capacity(count);
+        let mut previous_start = 0;
+        for index in 0..count {
             let truncated = || corrupt("truncated entry");
             let shared = reader.varint().ok_or_else(truncated)?;
             let shared = usize::try_from(shared).unwrap_or(usize::MAX);
             let suffix_len = reader.length().ok_or_else(truncated)?;
             let suffix = reader.take(suffix_len).ok_or_else(truncated)?;
-            if shared > previous.len() {
+            let previous_len = keys.len() - previous_start;
+            if shared > previous_len {
                 return Err(corrupt("key prefix longer than the previous key"));
             }
-            let mut key = Vec::with_capacity(shared + suffix.len());
-            key.extend_from_slice(&previous[..shared]);
-            key.extend_from_slice(suffix);
-            if !entries.is_empty() && key <= previous {
+            let start = keys.len();
+            keys.extend_from_within(previous_start..previous_start + shared);
+            keys.extend_from_slice(suffix);
+            if index > 0 && keys[start..] <= keys[previous_start..start] {
                 return Err(corrupt("keys out of order"));
             }
-            let text = std::str::from_utf8(&key).map_err(|_| corrupt("key is not UTF-8"))?;
-            let key_arc: Arc<str> = Arc::from(text);
-            let payload = if level == 0 {
+            if std::str::from_utf8(&keys[start..]).is_err() {
+                return Err(corrupt("key is not UTF-8"));
+            }
+            key_ends.push(offset(keys.len()));
+            previous_start = start;
+            let payload_at = at(reader.pos);
+            let kind = if level == 0 {
                 match reader.byte().ok_or_else(truncated)? {
                     TAG_INLINE => {
                         let len = reader.length().ok_or_else(truncated)?;
                         if len > INLINE_MAX {
                             return Err(corrupt("inline value above the inline limit"));
                         }
-                        Payload::Value(ValueRef::Inline(
-                            reader.take(len).ok_or_else(truncated)?.into(),
-                        ))
+                        let start = at(reader.pos);
+                        reader.take(len).ok_or_else(truncated)?;
+                        PackedKind::Inline { start }
                     }
                     TAG_BLOB => {
                         let len = reader.varint().ok_or_else(truncated)?;
                         let id = reader.id().ok_or_else(truncated)?;
-                        Payload::Value(ValueRef::Blob { id, len })
+                        PackedKind::Blob { id, len }
                     }
                     _ => return Err(corrupt("unknown value tag")),
                 }
@@ -258,16 +509,16 @@ impl Node {
                 let id = reader.id().ok_or_else(truncated)?;
                 let count = reader.varint().ok_or_else(truncated)?;
                 let value_bytes = reader.varint().ok_or_else(truncated)?;
-                Payload::Child(ChildRef {
+                PackedKind::Child(ChildRef {
                     id,
                     count,
                     value_bytes,
                 })
             };
-            previous = key;
-            entries.push(Entry {
-                key: key_arc,
-                payload,
+            entries.push(Packed {
+                payload_at,
+                end: at(reader.pos),
+                kind,
             });
         }
         if reader.pos != bytes.len() {
@@ -276,7 +527,16 @@ impl Node {
         if level > 0 && entries.is_empty() {
             return Err(corrupt("interior node without children"));
         }
-        Ok(Node { level, entries })
+        // Each key was checked on its own, and keys are joined whole.
+        let mut keys = String::from_utf8(keys).map_err(|_| corrupt("key is not UTF-8"))?;
+        keys.shrink_to_fit();
+        Ok(Node {
+            level,
+            keys,
+            key_ends,
+            body: bytes[body_start..].to_vec(),
+            entries,
+        })
     }
 }
 
@@ -369,16 +629,11 @@ mod tests {
     use super::*;
 
     fn leaf(keys: &[&str]) -> Node {
-        Node {
-            level: 0,
-            entries: keys
-                .iter()
-                .map(|k| Entry {
-                    key: Arc::from(*k),
-                    payload: Payload::Value(ValueRef::Inline(k.as_bytes().into())),
-                })
-                .collect(),
+        let mut node = Node::new(0);
+        for key in keys {
+            node.push(key, Slot::Inline(key.as_bytes()));
         }
+        node
     }
 
     #[test]
@@ -386,18 +641,80 @@ mod tests {
         let node = leaf(&["", "a", "ab", "abc", "b", "日本"]);
         let id = ObjectId::hash(2, b"x");
         assert_eq!(Node::decode(id, &node.encode()).unwrap(), node);
-        let interior = Node {
-            level: 3,
-            entries: vec![Entry {
-                key: Arc::from("k"),
-                payload: Payload::Child(ChildRef {
-                    id,
-                    count: 1 << 40,
-                    value_bytes: 7,
-                }),
-            }],
-        };
+        let mut interior = Node::new(3);
+        interior.push(
+            "k",
+            Slot::Child(ChildRef {
+                id,
+                count: 1 << 40,
+                value_bytes: 7,
+            }),
+        );
         assert_eq!(Node::decode(id, &interior.encode()).unwrap(), interior);
+        let mut blobs = Node::new(0);
+        blobs.push("a", Slot::Inline(b"1"));
+        blobs.push("b", Slot::Blob { id, len: 1000 });
+        blobs.push("c", Slot::Inline(b""));
+        blobs.push("d", Slot::Inline(b"4444"));
+        let decoded = Node::decode(id, &blobs.encode()).unwrap();
+        assert_eq!(decoded, blobs);
+        assert_eq!(decoded.slot(3), Slot::Inline(b"4444"));
+        assert_eq!(decoded.count(), 4);
+        assert_eq!(decoded.value_bytes(), 1005);
+    }
+
+    #[test]
+    fn lookups_find_keys_and_bounds() {
+        let node = leaf(&["b", "d", "f"]);
+        assert_eq!(node.find("d"), Some(1));
+        assert_eq!(node.find("c"), None);
+        assert_eq!(node.find("g"), None);
+        assert_eq!(node.partition("d", false), 1);
+        assert_eq!(node.partition("d", true), 2);
+        assert_eq!(node.partition("a", true), 0);
+        assert_eq!(node.partition("z", false), 3);
+        assert_eq!(node.last_key(), Some("f"));
+        assert_eq!(Node::new(0).last_key(), None);
+    }
+
+    #[test]
+    fn replacing_payloads_keeps_keys_and_packs_values() {
+        let id = ObjectId::hash(1, b"v");
+        let blob = Slot::Blob { id, len: 99 };
+        let values: [Slot<'_>; 5] = [
+            Slot::Inline(b""),
+            Slot::Inline(b"x"),
+            Slot::Inline(b"y"),
+            Slot::Inline(b"a longer value"),
+            blob,
+        ];
+        // Every value at every position, from every starting value: the
+        // result must be the node built that way from scratch.
+        for start in values {
+            let keys = ["a", "b", "c", "d"];
+            let mut node = Node::new(0);
+            for (index, key) in keys.iter().enumerate() {
+                node.push(key, if index == 1 { blob } else { start });
+            }
+            for at in 0..keys.len() {
+                for value in values {
+                    let updated = node.with_payloads(&[(at, value)]);
+                    let mut expected = Node::new(0);
+                    for (index, key) in keys.iter().enumerate() {
+                        expected.push(key, if index == at { value } else { node.slot(index) });
+                    }
+                    assert_eq!(updated, expected);
+                    assert_eq!(updated.encode(), expected.encode());
+                }
+            }
+        }
+        let node = leaf(&["a", "b", "c"]);
+        let updated = node.with_payloads(&[(0, Slot::Inline(b"longer value")), (2, blob)]);
+        let mut expected = Node::new(0);
+        expected.push("a", Slot::Inline(b"longer value"));
+        expected.push("b", Slot::Inline(b"b"));
+        expected.push("c", blob);
+        assert_eq!(updated, expected);
     }
 
     #[test]
@@ -415,10 +732,9 @@ mod tests {
     #[test]
     fn long_shared_prefixes_near_the_end_decode() {
         let long = "p".repeat(300);
-        let mut node = leaf(&[&format!("{long}a"), &format!("{long}b")]);
-        for entry in &mut node.entries {
-            entry.payload = Payload::Value(ValueRef::Inline(Arc::from(&b"v"[..])));
-        }
+        let mut node = Node::new(0);
+        node.push(&format!("{long}a"), Slot::Inline(b"v"));
+        node.push(&format!("{long}b"), Slot::Inline(b"v"));
         assert_eq!(
             Node::decode(ObjectId::hash(2, b""), &node.encode()).unwrap(),
             node
@@ -427,9 +743,11 @@ mod tests {
 
     #[test]
     fn out_of_order_keys_are_corrupt() {
-        let mut node = leaf(&["a", "b"]);
-        node.entries.swap(0, 1);
-        let err = Node::decode(ObjectId::hash(2, b""), &node.encode()).unwrap_err();
+        let mut bytes = leaf(&["a", "b"]).encode();
+        // level, count, then (shared, suffix length, suffix, tag, length, value) twice
+        assert_eq!(&bytes[2..8], &[0, 1, b'a', 0, 1, b'a']);
+        bytes[4] = b'c';
+        let err = Node::decode(ObjectId::hash(2, b""), &bytes).unwrap_err();
         assert!(err.to_string().contains("out of order"), "{err}");
     }
 

@@ -167,10 +167,10 @@ fn editing_a_value_never_moves_a_boundary() {
         let mut stack = vec![tree.node(root).unwrap()];
         while let Some(node) = stack.pop() {
             if node.level == 0 {
-                ends.push(node.last_key().cloned());
+                ends.push(node.last_key().map(str::to_owned));
             } else {
-                for entry in node.entries.iter().rev() {
-                    stack.push(tree.node(entry.child().unwrap().id).unwrap());
+                for index in (0..node.len()).rev() {
+                    stack.push(tree.node(node.child(index).unwrap().id).unwrap());
                 }
             }
         }
