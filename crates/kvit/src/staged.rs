@@ -1,6 +1,6 @@
 //! The staging layer: a dict of decoded values over a [`Versioned`] cursor.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::codec::Codec;
@@ -11,7 +11,8 @@ use crate::object::ObjectId;
 use crate::store::{Store, StoreCommitOptions, ValueMergeFn};
 use crate::versioned::{validate_key, ChangeSet, CommitOptions, MergeResult, Strategy, Versioned};
 
-/// Decoded committed values kept at most; past it the cache starts over.
+/// Decoded committed values kept at most; past it the least used go first,
+/// one by one, so no write ever pays for emptying the whole cache.
 const CACHE_LIMIT: usize = 100_000;
 
 /// The cursor under a [`Staged`] store: plain, or size-bounded by GC.
@@ -97,7 +98,7 @@ struct State<V> {
     /// Staged changes: `Some` sets, `None` removes.
     staged: BTreeMap<String, Option<V>>,
     /// Decoded values of the current commit, as read so far.
-    cache: HashMap<String, V>,
+    cache: quick_cache::unsync::Cache<String, V>,
 }
 
 /// Buffers writes in memory and flushes them with [`Staged::commit`] as one
@@ -142,7 +143,7 @@ impl<C: Codec> Staged<C> {
             state: Arc::new(Mutex::new(State {
                 versioned,
                 staged: BTreeMap::new(),
-                cache: HashMap::new(),
+                cache: quick_cache::unsync::Cache::new(CACHE_LIMIT),
             })),
         }
     }
@@ -224,9 +225,6 @@ impl<C: Codec> Staged<C> {
     }
 
     fn remember(state: &mut State<C::Value>, key: &str, value: &C::Value) {
-        if state.cache.len() >= CACHE_LIMIT {
-            state.cache.clear();
-        }
         state.cache.insert(key.to_owned(), value.clone());
     }
 

@@ -635,3 +635,45 @@ fn a_three_way_commit_refreshes_cached_values_the_other_side_changed() {
     );
     assert_eq!(b.get("y").unwrap(), Some(json(3)));
 }
+
+/// Raw bytes, counting decodes: a decode is a read the cache did not serve.
+struct CountingDecodes(Arc<std::sync::atomic::AtomicUsize>);
+
+impl kvit::Codec for CountingDecodes {
+    type Value = Vec<u8>;
+
+    fn encode(&self, value: &Vec<u8>) -> Result<Vec<u8>, kvit::BoxError> {
+        Ok(value.clone())
+    }
+
+    fn decode(&self, bytes: &[u8]) -> Result<Vec<u8>, kvit::BoxError> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(bytes.to_vec())
+    }
+}
+
+#[test]
+fn a_full_value_cache_evicts_a_few_values_not_all() {
+    let decodes = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let s = Staged::new(
+        Versioned::in_memory().unwrap(),
+        CountingDecodes(decodes.clone()),
+    );
+    // More values than the cache holds, all remembered by the commit.
+    let n = 100_050;
+    for i in 0..n {
+        s.set(&format!("k/{i:06}"), i.to_string().into_bytes())
+            .unwrap();
+    }
+    commit(&s);
+    s.set("one more", b"1".to_vec()).unwrap();
+    commit(&s);
+    for i in n - 1_000..n {
+        assert_eq!(
+            s.get(&format!("k/{i:06}")).unwrap(),
+            Some(i.to_string().into_bytes())
+        );
+    }
+    let decoded = decodes.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(decoded < 100, "{decoded} of 1,000 reads missed the cache");
+}
