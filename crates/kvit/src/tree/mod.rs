@@ -139,23 +139,34 @@ impl Tree {
 
     /// Many nodes; those not cached are fetched with one `get_many`.
     fn nodes(&self, ids: &[ObjectId]) -> Result<Vec<Arc<Node>>> {
+        let mut found: Vec<Option<Arc<Node>>> = ids.iter().map(|id| self.cache.get(id)).collect();
         let missing: Vec<ObjectId> = ids
             .iter()
-            .filter(|id| self.cache.get(*id).is_none())
-            .copied()
+            .zip(&found)
+            .filter(|(_, node)| node.is_none())
+            .map(|(id, _)| *id)
             .collect();
-        let mut fetched = std::collections::HashMap::with_capacity(missing.len());
-        for (id, payload) in missing
-            .iter()
-            .zip(object::read_many(&*self.kv, Kind::Node, &missing)?)
-        {
-            let node = Arc::new(Node::decode(*id, &payload)?);
-            self.cache.insert(*id, node.clone());
-            fetched.insert(*id, node);
+        if !missing.is_empty() {
+            let mut fetched = std::collections::HashMap::with_capacity(missing.len());
+            for (id, payload) in
+                missing
+                    .iter()
+                    .zip(object::read_many(&*self.kv, Kind::Node, &missing)?)
+            {
+                let node = Arc::new(Node::decode(*id, &payload)?);
+                self.cache.insert(*id, node.clone());
+                fetched.insert(*id, node);
+            }
+            for (id, slot) in ids.iter().zip(&mut found) {
+                if slot.is_none() {
+                    *slot = fetched.get(id).cloned();
+                }
+            }
         }
         ids.iter()
-            .map(|id| match fetched.get(id) {
-                Some(node) => Ok(node.clone()),
+            .zip(found)
+            .map(|(id, node)| match node {
+                Some(node) => Ok(node),
                 None => self.node(*id),
             })
             .collect()

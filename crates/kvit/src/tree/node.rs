@@ -112,23 +112,6 @@ pub(crate) enum Slot<'a> {
 }
 
 impl Slot<'_> {
-    /// Keys under the entry: 1 for a value.
-    pub(crate) fn count(self) -> u64 {
-        match self {
-            Slot::Child(child) => child.count,
-            Slot::Inline(_) | Slot::Blob { .. } => 1,
-        }
-    }
-
-    /// Bytes of value under the entry.
-    pub(crate) fn value_bytes(self) -> u64 {
-        match self {
-            Slot::Inline(bytes) => bytes.len() as u64,
-            Slot::Blob { len, .. } => len,
-            Slot::Child(child) => child.value_bytes,
-        }
-    }
-
     /// The value of a leaf entry, owned.
     pub(crate) fn value(self) -> Option<ValueRef> {
         match self {
@@ -139,34 +122,16 @@ impl Slot<'_> {
     }
 }
 
-/// Where one entry sits in its node's encoding, and its payload decoded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Packed {
-    /// Where the entry's payload starts in the node's body.
-    payload_at: u32,
-    /// Where the entry ends in the body.
-    end: u32,
-    kind: PackedKind,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum PackedKind {
-    /// An inline value: the body bytes from `start` to the entry's end.
-    Inline {
-        start: u32,
-    },
-    Blob {
-        id: ObjectId,
-        len: u64,
-    },
-    Child(ChildRef),
-}
+/// Where one entry sits in its node: where its key ends in the keys, where
+/// its payload starts and where it ends in the body, and where an inline
+/// value starts (0 for other payloads). Four words, whatever the payload.
+type Record = [u32; 4];
 
 /// A decoded node: a level (0 for leaves) and its entries in ascending key
 /// order.
 ///
 /// A node keeps its own encoding (all but the level and entry count, which
-/// lead it), its keys end to end in one string, and a fixed-size record per
+/// lead it), its keys end to end in one string, and a small fixed record per
 /// entry pointing into both. It is a handful of allocations however many
 /// entries it has; copying or dropping it touches no per-entry memory;
 /// encoding it is a copy; and replacing a value splices the encoding.
@@ -174,11 +139,9 @@ enum PackedKind {
 pub(crate) struct Node {
     pub(crate) level: u8,
     keys: String,
-    /// Where each entry's key ends in `keys`; it starts where the previous ends.
-    key_ends: Vec<u32>,
     /// The entries as encoded (see `docs/format.md`).
     body: Vec<u8>,
-    entries: Vec<Packed>,
+    records: Vec<Record>,
 }
 
 const TAG_INLINE: u8 = 0;
@@ -190,29 +153,56 @@ fn offset(len: usize) -> u32 {
     u32::try_from(len).unwrap_or(u32::MAX)
 }
 
-/// Appends the encoding of a payload; returns where an inline value starts.
-fn encode_payload(out: &mut Vec<u8>, slot: Slot<'_>) -> PackedKind {
+/// Appends the encoding of a payload; returns where an inline value starts
+/// (0 for other payloads).
+fn encode_payload(out: &mut Vec<u8>, slot: Slot<'_>) -> u32 {
     match slot {
         Slot::Inline(bytes) => {
             out.push(TAG_INLINE);
             put_varint(out, bytes.len() as u64);
             let start = offset(out.len());
             out.extend_from_slice(bytes);
-            PackedKind::Inline { start }
+            start
         }
         Slot::Blob { id, len } => {
             out.push(TAG_BLOB);
             put_varint(out, len);
             out.extend_from_slice(id.as_bytes());
-            PackedKind::Blob { id, len }
+            0
         }
         Slot::Child(child) => {
             out.extend_from_slice(child.id.as_bytes());
             put_varint(out, child.count);
             put_varint(out, child.value_bytes);
-            PackedKind::Child(child)
+            0
         }
     }
+}
+
+/// A varint of a well-formed encoding (checked when the node was decoded
+/// or built), read from `*pos` on; never reads past the end.
+fn varint_at(bytes: &[u8], pos: &mut usize) -> u64 {
+    let mut value = 0u64;
+    for shift in (0..64).step_by(7) {
+        let Some(byte) = bytes.get(*pos) else {
+            break;
+        };
+        *pos += 1;
+        value |= u64::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            break;
+        }
+    }
+    value
+}
+
+/// The id stored at `at` in a well-formed encoding.
+fn id_at(bytes: &[u8], at: usize) -> ObjectId {
+    let mut id = [0u8; ID_LEN];
+    if let Some(stored) = bytes.get(at..at + ID_LEN) {
+        id.copy_from_slice(stored);
+    }
+    ObjectId::from_bytes(id)
 }
 
 impl Node {
@@ -235,9 +225,8 @@ impl Node {
         Node {
             level,
             keys: String::with_capacity(key_bytes),
-            key_ends: Vec::with_capacity(entries),
             body: Vec::with_capacity(key_bytes / 2 + entries * (payload + 3)),
-            entries: Vec::with_capacity(entries),
+            records: Vec::with_capacity(entries),
         }
     }
 
@@ -252,52 +241,67 @@ impl Node {
         put_varint(&mut self.body, (key.len() - shared) as u64);
         self.body.extend_from_slice(&key.as_bytes()[shared..]);
         let payload_at = offset(self.body.len());
-        let kind = encode_payload(&mut self.body, slot);
-        self.entries.push(Packed {
-            payload_at,
-            end: offset(self.body.len()),
-            kind,
-        });
+        let inline_at = encode_payload(&mut self.body, slot);
         self.keys.push_str(key);
-        self.key_ends.push(offset(self.keys.len()));
+        self.records.push([
+            offset(self.keys.len()),
+            payload_at,
+            offset(self.body.len()),
+            inline_at,
+        ]);
     }
 
     /// The number of entries.
     pub(crate) fn len(&self) -> usize {
-        self.key_ends.len()
+        self.records.len()
     }
 
     /// Whether the node has no entries.
     pub(crate) fn is_empty(&self) -> bool {
-        self.key_ends.is_empty()
+        self.records.is_empty()
     }
 
     /// The key of entry `index` (which must exist).
     pub(crate) fn key(&self, index: usize) -> &str {
         let start = match index {
             0 => 0,
-            _ => self.key_ends[index - 1] as usize,
+            _ => self.records[index - 1][0] as usize,
         };
-        &self.keys[start..self.key_ends[index] as usize]
+        &self.keys[start..self.records[index][0] as usize]
     }
 
     /// The payload of entry `index` (which must exist).
     pub(crate) fn slot(&self, index: usize) -> Slot<'_> {
-        let packed = &self.entries[index];
-        match packed.kind {
-            PackedKind::Inline { start } => {
-                Slot::Inline(&self.body[start as usize..packed.end as usize])
-            }
-            PackedKind::Blob { id, len } => Slot::Blob { id, len },
-            PackedKind::Child(child) => Slot::Child(child),
+        let [_, payload_at, end, inline_at] = self.records[index];
+        let (payload_at, end) = (payload_at as usize, end as usize);
+        if self.level > 0 {
+            let mut pos = payload_at + ID_LEN;
+            let count = varint_at(&self.body, &mut pos);
+            let value_bytes = varint_at(&self.body, &mut pos);
+            return Slot::Child(ChildRef {
+                id: id_at(&self.body, payload_at),
+                count,
+                value_bytes,
+            });
+        }
+        if self.body[payload_at] == TAG_INLINE {
+            return Slot::Inline(&self.body[inline_at as usize..end]);
+        }
+        let mut pos = payload_at + 1;
+        Slot::Blob {
+            len: varint_at(&self.body, &mut pos),
+            id: id_at(&self.body, end - ID_LEN),
         }
     }
 
     /// The child of entry `index`, if it exists and is interior.
     pub(crate) fn child(&self, index: usize) -> Option<ChildRef> {
-        match self.entries.get(index)?.kind {
-            PackedKind::Child(child) => Some(child),
-            PackedKind::Inline { .. } | PackedKind::Blob { .. } => None,
+        if index >= self.len() {
+            return None;
+        }
+        match self.slot(index) {
+            Slot::Child(child) => Some(child),
+            Slot::Inline(_) | Slot::Blob { .. } => None,
         }
     }
 
@@ -339,25 +343,43 @@ impl Node {
 
     /// Keys in the subtree under this node.
     pub(crate) fn count(&self) -> u64 {
-        match self.level {
-            0 => self.len() as u64,
-            _ => (0..self.len()).map(|index| self.slot(index).count()).sum(),
-        }
+        self.totals().0
     }
 
     /// Total length of the values in the subtree under this node.
     pub(crate) fn value_bytes(&self) -> u64 {
-        (0..self.len())
-            .map(|index| self.slot(index).value_bytes())
-            .sum()
+        self.totals().1
+    }
+
+    /// Keys and value bytes in the subtree, in one pass over the records.
+    fn totals(&self) -> (u64, u64) {
+        let mut value_bytes = 0;
+        if self.level == 0 {
+            for &[_, payload_at, end, inline_at] in &self.records {
+                value_bytes += if inline_at == 0 {
+                    varint_at(&self.body, &mut (payload_at as usize + 1))
+                } else {
+                    u64::from(end - inline_at)
+                };
+            }
+            return (self.len() as u64, value_bytes);
+        }
+        let mut count = 0;
+        for &[_, payload_at, ..] in &self.records {
+            let mut pos = payload_at as usize + ID_LEN;
+            count += varint_at(&self.body, &mut pos);
+            value_bytes += varint_at(&self.body, &mut pos);
+        }
+        (count, value_bytes)
     }
 
     /// The summary a parent keeps of this node, once it is stored as `id`.
     pub(crate) fn child_ref(&self, id: ObjectId) -> ChildRef {
+        let (count, value_bytes) = self.totals();
         ChildRef {
             id,
-            count: self.count(),
-            value_bytes: self.value_bytes(),
+            count,
+            value_bytes,
         }
     }
 
@@ -376,16 +398,12 @@ impl Node {
     /// Replaces the payload of entry `index` (which must exist) by splicing
     /// its encoding, shifting the entries after it.
     fn set_slot(&mut self, index: usize, slot: Slot<'_>, scratch: &mut Vec<u8>) {
-        let Packed {
-            payload_at, end, ..
-        } = self.entries[index];
+        let [key_end, payload_at, end, _] = self.records[index];
         scratch.clear();
-        let kind = match encode_payload(scratch, slot) {
-            // Relative to the scratch buffer so far; moved into place below.
-            PackedKind::Inline { start } => PackedKind::Inline {
-                start: payload_at + start,
-            },
-            other => other,
+        let inline_at = match encode_payload(scratch, slot) {
+            // Relative to the scratch buffer; moved into place below.
+            0 => 0,
+            start => payload_at + start,
         };
         let (old, new) = ((end - payload_at) as usize, scratch.len());
         let span = payload_at as usize..end as usize;
@@ -394,26 +412,27 @@ impl Node {
         } else {
             self.body.splice(span, scratch.iter().copied());
             let shift = |at: &mut u32| *at = offset(*at as usize + new - old);
-            for packed in &mut self.entries[index + 1..] {
-                shift(&mut packed.payload_at);
-                shift(&mut packed.end);
-                if let PackedKind::Inline { start } = &mut packed.kind {
-                    shift(start);
+            for record in &mut self.records[index + 1..] {
+                shift(&mut record[1]);
+                shift(&mut record[2]);
+                if record[3] != 0 {
+                    shift(&mut record[3]);
                 }
             }
         }
-        self.entries[index] = Packed {
+        self.records[index] = [
+            key_end,
             payload_at,
-            end: offset(payload_at as usize + new),
-            kind,
-        };
+            offset(payload_at as usize + new),
+            inline_at,
+        ];
     }
 
     /// Roughly the memory the node takes, for the cache's budget.
     pub(crate) fn footprint(&self) -> u64 {
         (self.keys.len()
             + self.body.len()
-            + self.len() * (std::mem::size_of::<u32>() + std::mem::size_of::<Packed>())
+            + self.len() * std::mem::size_of::<Record>()
             + std::mem::size_of::<Node>()) as u64
     }
 
@@ -462,8 +481,7 @@ impl Node {
         let at = |pos: usize| offset(pos - body_start);
         // Keys are at most as long as the node.
         let mut keys: Vec<u8> = Vec::with_capacity(bytes.len());
-        let mut key_ends = Vec::with_capacity(count);
-        let mut entries = Vec::with_capacity(count);
+        let mut records: Vec<Record> = Vec::with_capacity(count);
         let mut previous_start = 0;
         for index in 0..count {
             let truncated = || corrupt("truncated entry");
@@ -484,10 +502,10 @@ impl Node {
             if std::str::from_utf8(&keys[start..]).is_err() {
                 return Err(corrupt("key is not UTF-8"));
             }
-            key_ends.push(offset(keys.len()));
+            let key_end = offset(keys.len());
             previous_start = start;
             let payload_at = at(reader.pos);
-            let kind = if level == 0 {
+            let inline_at = if level == 0 {
                 match reader.byte().ok_or_else(truncated)? {
                     TAG_INLINE => {
                         let len = reader.length().ok_or_else(truncated)?;
@@ -496,35 +514,27 @@ impl Node {
                         }
                         let start = at(reader.pos);
                         reader.take(len).ok_or_else(truncated)?;
-                        PackedKind::Inline { start }
+                        start
                     }
                     TAG_BLOB => {
-                        let len = reader.varint().ok_or_else(truncated)?;
-                        let id = reader.id().ok_or_else(truncated)?;
-                        PackedKind::Blob { id, len }
+                        reader.varint().ok_or_else(truncated)?;
+                        reader.id().ok_or_else(truncated)?;
+                        0
                     }
                     _ => return Err(corrupt("unknown value tag")),
                 }
             } else {
-                let id = reader.id().ok_or_else(truncated)?;
-                let count = reader.varint().ok_or_else(truncated)?;
-                let value_bytes = reader.varint().ok_or_else(truncated)?;
-                PackedKind::Child(ChildRef {
-                    id,
-                    count,
-                    value_bytes,
-                })
+                reader.id().ok_or_else(truncated)?;
+                reader.varint().ok_or_else(truncated)?;
+                reader.varint().ok_or_else(truncated)?;
+                0
             };
-            entries.push(Packed {
-                payload_at,
-                end: at(reader.pos),
-                kind,
-            });
+            records.push([key_end, payload_at, at(reader.pos), inline_at]);
         }
         if reader.pos != bytes.len() {
             return Err(corrupt("trailing bytes after the last entry"));
         }
-        if level > 0 && entries.is_empty() {
+        if level > 0 && records.is_empty() {
             return Err(corrupt("interior node without children"));
         }
         // Each key was checked on its own, and keys are joined whole.
@@ -533,9 +543,8 @@ impl Node {
         Ok(Node {
             level,
             keys,
-            key_ends,
             body: bytes[body_start..].to_vec(),
-            entries,
+            records,
         })
     }
 }

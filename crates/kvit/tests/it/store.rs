@@ -674,6 +674,6 @@ fn a_full_value_cache_evicts_a_few_values_not_all() {
             Some(i.to_string().into_bytes())
         );
     }
-    let decoded = decodes.load(std::sync::atomic::Ordering::Relaxed);
-    assert!(decoded < 100, "{decoded} of 1,000 reads missed the cache");
+    let missed = decodes.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(missed < 100, "{missed} of 1,000 reads missed the cache");
 }
