@@ -928,7 +928,7 @@ impl Versioned {
             result: merged,
             written: mut merge_written,
             keeps_ours,
-        } = match self.three_way(ours_id, &ours, head, options)? {
+        } = match self.three_way(ours_id, &ours, &edits, head, options)? {
             Ok(merged) => merged,
             Err(conflict) => {
                 if options.on_conflict == OnConflict::Abandon {
@@ -997,6 +997,7 @@ impl Versioned {
         &self,
         ours_id: ObjectId,
         ours: &Commit,
+        ours_edits: &Edits,
         head: ObjectId,
         options: &CommitOptions,
     ) -> Result<std::result::Result<Merged, MergeConflict>> {
@@ -1008,7 +1009,12 @@ impl Versioned {
         let common = self.repo.merge_base(ours_id, head)?;
         let base = common.unwrap_or(self.current);
         let base_root = self.repo.commit(base)?.root;
-        let ours_changes = tree.diff(base_root, ours.root)?;
+        let ours_changes = if base == self.current {
+            // Ours is the base plus our edits: no need to walk both trees.
+            Self::changes_of(tree, base_root, ours_edits)?
+        } else {
+            tree.diff(base_root, ours.root)?
+        };
         let theirs_changes = tree.diff(base_root, theirs.root)?;
 
         let mut batch = WriteBatch::new();
@@ -1092,6 +1098,24 @@ impl Versioned {
             written,
             keeps_ours,
         }))
+    }
+
+    /// What `edits` change in the tree at `root`, as [`Tree::diff`] of the
+    /// tree before and after them would report it: in key order, without
+    /// the edits that leave a key as it was.
+    fn changes_of(tree: &Tree, root: ObjectId, edits: &Edits) -> Result<Vec<Change>> {
+        let keys: Vec<&str> = edits.keys().map(|key| &**key).collect();
+        let old = tree.get_many(root, &keys)?;
+        Ok(edits
+            .iter()
+            .zip(old)
+            .filter(|((_, new), old)| *new != old)
+            .map(|((key, new), old)| Change {
+                key: key.clone(),
+                old,
+                new: new.clone(),
+            })
+            .collect())
     }
 
     /// The merge commit of ours and the head, with tree `root`.
@@ -1332,5 +1356,62 @@ impl fmt::Debug for Versioned {
             .field("branch", &self.branch.as_str())
             .field("commit", &self.current.short(12))
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::Memory;
+    use proptest::prelude::*;
+
+    /// Inline and blob values from small domains, so that edits often
+    /// repeat the value a key already has.
+    fn value() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            prop::collection::vec(0u8..2, 0..3),
+            prop::collection::vec(0u8..2, 65..67),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// The merge's shortcut for our own changes reports exactly what a
+        /// diff of the trees before and after our edits would.
+        #[test]
+        fn changes_of_edits_match_the_diff(
+            base in prop::collection::btree_map(0u16..400, value(), 0..300),
+            edits in prop::collection::btree_map(0u16..400, prop::option::of(value()), 0..60),
+        ) {
+            let tree = Tree::open(Arc::new(Memory::new()), DEFAULT_CACHE_BYTES).unwrap();
+            let mut batch = WriteBatch::new();
+            let empty = Tree::empty_root(&mut batch);
+            batch.write_to(tree.kv()).unwrap();
+            let mut batch = WriteBatch::new();
+            let to_edits = |batch: &mut WriteBatch, items: Vec<(u16, Option<Vec<u8>>)>| -> Edits {
+                items
+                    .into_iter()
+                    .map(|(key, value)| {
+                        (
+                            Arc::from(format!("k{key:04}").as_str()),
+                            value.map(|value| ValueRef::store(&value, batch)),
+                        )
+                    })
+                    .collect()
+            };
+            let base_edits = to_edits(&mut batch, base.into_iter().map(|(k, v)| (k, Some(v))).collect());
+            let root = tree.apply(empty, &base_edits, &mut batch).unwrap();
+            batch.write_to(tree.kv()).unwrap();
+            let mut batch = WriteBatch::new();
+            // Some edits repeat the base's value: those are no change.
+            let ours = to_edits(&mut batch, edits.into_iter().collect());
+            let after = tree.apply(root, &ours, &mut batch).unwrap();
+            batch.write_to(tree.kv()).unwrap();
+            prop_assert_eq!(
+                Versioned::changes_of(&tree, root, &ours).unwrap(),
+                tree.diff(root, after).unwrap()
+            );
+        }
     }
 }
