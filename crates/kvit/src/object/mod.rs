@@ -169,6 +169,16 @@ impl WriteBatch {
         id
     }
 
+    /// Adds every object of `other`.
+    pub(crate) fn absorb(&mut self, other: WriteBatch) {
+        for (key, stored) in other.objects {
+            if let std::collections::hash_map::Entry::Vacant(slot) = self.objects.entry(key) {
+                self.payload_bytes += stored.len() - HEADER_LEN;
+                slot.insert(stored);
+            }
+        }
+    }
+
     /// The number of objects collected.
     pub fn len(&self) -> usize {
         self.objects.len()

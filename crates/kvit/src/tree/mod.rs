@@ -304,6 +304,9 @@ impl Tree {
             return Ok(root);
         }
         let root_node = self.node(root)?;
+        if let Some(root) = self.replace_values(root, &root_node, edits, batch)? {
+            return Ok(root);
+        }
         let keys: Vec<&str> = edits.keys().map(|key| &**key).collect();
         self.prefetch_paths(&root_node, &keys)?;
         let mut level_edits: Vec<(Arc<str>, Option<Payload>)> = edits
@@ -333,6 +336,86 @@ impl Tree {
         });
         nodes.extend(chunker.finish());
         self.build_up(nodes, root_node.level, batch)
+    }
+
+    /// The fast path of [`Tree::apply`], for edits that only give keys the
+    /// tree holds new values (most commits): every node on the paths to
+    /// them is rewritten once, bottom up, with payloads replaced, since no
+    /// boundary can move. `None`, with nothing added to `batch`, when an
+    /// edit adds or removes a key, or a node on the way is not cached (the
+    /// general path then fetches what it needs a level per round trip).
+    fn replace_values(
+        &self,
+        root: ObjectId,
+        root_node: &Node,
+        edits: &Edits,
+        batch: &mut WriteBatch,
+    ) -> Result<Option<ObjectId>> {
+        let mut slots: Vec<(&str, Slot<'_>)> = Vec::with_capacity(edits.len());
+        for (key, value) in edits {
+            let Some(value) = value else {
+                return Ok(None);
+            };
+            slots.push((key, value.as_slot()));
+        }
+        let mut own = WriteBatch::new();
+        let mut replaced = Vec::new();
+        let Some(new_root) = self.replace_in(root, root_node, &slots, &mut own, &mut replaced)?
+        else {
+            return Ok(None);
+        };
+        batch.absorb(own);
+        self.retire(replaced.into_iter());
+        Ok(Some(new_root.id))
+    }
+
+    /// Rewrites the subtree at `id` with `edits` (sorted, all under it) as
+    /// [`Tree::replace_values`] does; returns the new subtree's reference
+    /// and notes in `replaced` the nodes that changed.
+    fn replace_in(
+        &self,
+        id: ObjectId,
+        node: &Node,
+        edits: &[(&str, Slot<'_>)],
+        batch: &mut WriteBatch,
+        replaced: &mut Vec<ObjectId>,
+    ) -> Result<Option<ChildRef>> {
+        let mut replacements = Vec::with_capacity(edits.len().min(node.len()));
+        if node.level == 0 {
+            for &(key, slot) in edits {
+                let Some(index) = node.find(key) else {
+                    return Ok(None);
+                };
+                replacements.push((index, slot));
+            }
+        } else {
+            let mut rest = edits;
+            while let Some(&(first, _)) = rest.first() {
+                let index = node.partition(first, false);
+                if index == node.len() {
+                    return Ok(None);
+                }
+                let bound = node.key(index);
+                let taken = rest.partition_point(|(key, _)| *key <= bound);
+                let child = Self::child_ref(node, index)?;
+                let Some(child_node) = self.cache.get(&child.id) else {
+                    return Ok(None);
+                };
+                Self::check_level(node, child.id, &child_node)?;
+                let Some(new) =
+                    self.replace_in(child.id, &child_node, &rest[..taken], batch, replaced)?
+                else {
+                    return Ok(None);
+                };
+                replacements.push((index, Slot::Child(new)));
+                rest = &rest[taken..];
+            }
+        }
+        let new = self.store_cached(node.with_payloads(&replacements), batch);
+        if new.id != id {
+            replaced.push(id);
+        }
+        Ok(Some(new))
     }
 
     /// Builds the tree whose level `level` is exactly `nodes`, chunking

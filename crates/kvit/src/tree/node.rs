@@ -52,6 +52,14 @@ impl ValueRef {
         }
     }
 
+    /// The value as a leaf holds it.
+    pub(crate) fn as_slot(&self) -> Slot<'_> {
+        match self {
+            ValueRef::Inline(bytes) => Slot::Inline(bytes),
+            ValueRef::Blob { id, len } => Slot::Blob { id: *id, len: *len },
+        }
+    }
+
     /// The blob this value lives in, if it is not inline.
     pub(crate) fn blob_id(&self) -> Option<ObjectId> {
         match self {
@@ -82,8 +90,7 @@ impl Payload {
     /// The payload as a node would hold it.
     pub(crate) fn as_slot(&self) -> Slot<'_> {
         match self {
-            Payload::Value(ValueRef::Inline(bytes)) => Slot::Inline(bytes),
-            Payload::Value(ValueRef::Blob { id, len }) => Slot::Blob { id: *id, len: *len },
+            Payload::Value(value) => value.as_slot(),
             Payload::Child(child) => Slot::Child(*child),
         }
     }

@@ -146,6 +146,50 @@ proptest! {
         prop_assert_eq!(rebuilt, root);
     }
 
+    /// Batches that only give existing keys new values (the fast path of
+    /// `apply`), now and then with one insertion or removal mixed in (which
+    /// takes the general path), must leave the tree a one-shot build of the
+    /// same contents would give.
+    #[test]
+    fn value_updates_match_a_fresh_build(
+        entries in proptest::collection::btree_map("[a-z0-9/]{1,12}", value_strategy(), 1..800),
+        updates in proptest::collection::vec(
+            (proptest::collection::vec((any::<proptest::sample::Index>(), value_strategy()), 1..40), 0u8..8),
+            1..8,
+        ),
+    ) {
+        let tree = new_tree();
+        let mut model: Model = entries.clone();
+        let all: BTreeMap<String, Option<Vec<u8>>> = entries.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect();
+        let mut root = apply(&tree, empty_root(&tree), &all);
+        let keys: Vec<String> = entries.keys().cloned().collect();
+        for (batch, extra) in updates {
+            let mut edits: BTreeMap<String, Option<Vec<u8>>> = batch
+                .into_iter()
+                .map(|(index, value)| (index.get(&keys).clone(), Some(value)))
+                .collect();
+            match extra {
+                0 => { edits.insert("zz/new".to_owned(), Some(b"added".to_vec())); }
+                1 => { edits.insert(keys[0].clone(), None); }
+                _ => {}
+            }
+            root = apply(&tree, root, &edits);
+            for (key, value) in edits {
+                match value {
+                    Some(value) => { model.insert(key, value); }
+                    None => { model.remove(&key); }
+                }
+            }
+            prop_assert_eq!(tree.len(root).unwrap(), model.len() as u64);
+            prop_assert_eq!(tree.value_bytes(root).unwrap(), model.values().map(|v| v.len() as u64).sum::<u64>());
+        }
+        let expected: Vec<_> = model.clone().into_iter().collect();
+        prop_assert_eq!(read_all(&tree, tree.range(root, Bound::Unbounded, Bound::Unbounded)), expected);
+        let one_shot: BTreeMap<String, Option<Vec<u8>>> = model.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect();
+        let fresh = new_tree();
+        prop_assert_eq!(apply(&fresh, empty_root(&fresh), &one_shot), root);
+    }
+
     #[test]
     fn insertion_order_never_changes_the_root(
         entries in proptest::collection::btree_map("[a-z0-9/]{1,12}", value_strategy(), 1..600),
