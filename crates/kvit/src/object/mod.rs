@@ -130,10 +130,19 @@ pub(crate) fn write_time(stored: &[u8]) -> Option<u64> {
 /// Objects to be written together with one `set_many`.
 ///
 /// Objects are collected by id, so an object added twice is written once.
-#[derive(Default)]
 pub struct WriteBatch {
     objects: HashMap<(Kind, ObjectId), Vec<u8>, ahash::RandomState>,
     payload_bytes: usize,
+}
+
+impl Default for WriteBatch {
+    fn default() -> Self {
+        WriteBatch {
+            // A commit's tree path, its commit and a few values.
+            objects: HashMap::with_capacity_and_hasher(8, ahash::RandomState::default()),
+            payload_bytes: 0,
+        }
+    }
 }
 
 impl WriteBatch {

@@ -360,18 +360,24 @@ impl Tree {
         }
         let mut own = WriteBatch::new();
         let mut replaced = Vec::new();
-        let Some(new_root) = self.replace_in(root, root_node, &slots, &mut own, &mut replaced)?
+        let Some((new_root, ..)) =
+            self.replace_in(root, root_node, &slots, &mut own, &mut replaced)?
         else {
             return Ok(None);
         };
-        batch.absorb(own);
+        if batch.is_empty() {
+            *batch = own;
+        } else {
+            batch.absorb(own);
+        }
         self.retire(replaced.into_iter());
-        Ok(Some(new_root.id))
+        Ok(Some(new_root))
     }
 
     /// Rewrites the subtree at `id` with `edits` (sorted, all under it) as
-    /// [`Tree::replace_values`] does; returns the new subtree's reference
-    /// and notes in `replaced` the nodes that changed.
+    /// [`Tree::replace_values`] does; returns the new subtree's id with the
+    /// value bytes the edits added and removed, and notes in `replaced` the
+    /// nodes that changed.
     fn replace_in(
         &self,
         id: ObjectId,
@@ -379,13 +385,16 @@ impl Tree {
         edits: &[(&str, Slot<'_>)],
         batch: &mut WriteBatch,
         replaced: &mut Vec<ObjectId>,
-    ) -> Result<Option<ChildRef>> {
+    ) -> Result<Option<(ObjectId, u64, u64)>> {
         let mut replacements = Vec::with_capacity(edits.len().min(node.len()));
+        let (mut added, mut removed) = (0, 0);
         if node.level == 0 {
             for &(key, slot) in edits {
                 let Some(index) = node.find(key) else {
                     return Ok(None);
                 };
+                added += slot.value_bytes();
+                removed += node.slot(index).value_bytes();
                 replacements.push((index, slot));
             }
         } else {
@@ -402,20 +411,31 @@ impl Tree {
                     return Ok(None);
                 };
                 Self::check_level(node, child.id, &child_node)?;
-                let Some(new) =
+                let Some((new, more, less)) =
                     self.replace_in(child.id, &child_node, &rest[..taken], batch, replaced)?
                 else {
                     return Ok(None);
                 };
-                replacements.push((index, Slot::Child(new)));
+                // The child's keys are the same; only its value bytes moved.
+                replacements.push((
+                    index,
+                    Slot::Child(ChildRef {
+                        id: new,
+                        count: child.count,
+                        value_bytes: (child.value_bytes + more).saturating_sub(less),
+                    }),
+                ));
+                (added, removed) = (added + more, removed + less);
                 rest = &rest[taken..];
             }
         }
-        let new = self.store_cached(node.with_payloads(&replacements), batch);
-        if new.id != id {
+        let updated = node.with_payloads(&replacements);
+        let new = Self::store_node(&updated, batch);
+        self.cache.insert(new, Arc::new(updated));
+        if new != id {
             replaced.push(id);
         }
-        Ok(Some(new))
+        Ok(Some((new, added, removed)))
     }
 
     /// Builds the tree whose level `level` is exactly `nodes`, chunking

@@ -119,6 +119,15 @@ pub(crate) enum Slot<'a> {
 }
 
 impl Slot<'_> {
+    /// Bytes of value under the entry.
+    pub(crate) fn value_bytes(self) -> u64 {
+        match self {
+            Slot::Inline(bytes) => bytes.len() as u64,
+            Slot::Blob { len, .. } => len,
+            Slot::Child(child) => child.value_bytes,
+        }
+    }
+
     /// The value of a leaf entry, owned.
     pub(crate) fn value(self) -> Option<ValueRef> {
         match self {
