@@ -86,7 +86,10 @@ impl BranchName {
     }
 
     pub(crate) fn ref_key(&self) -> String {
-        format!("{HEADS_PREFIX}{}", self.0)
+        let mut key = String::with_capacity(HEADS_PREFIX.len() + self.0.len());
+        key.push_str(HEADS_PREFIX);
+        key.push_str(&self.0);
+        key
     }
 }
 

@@ -46,9 +46,14 @@ impl ObjectId {
     /// built this way, so it avoids the formatting machinery).
     pub fn push_hex(&self, out: &mut String) {
         const DIGITS: &[u8; 16] = b"0123456789abcdef";
-        for byte in self.0 {
-            out.push(char::from(DIGITS[usize::from(byte >> 4)]));
-            out.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+        let mut hex = [0u8; ID_LEN * 2];
+        for (pair, byte) in hex.chunks_exact_mut(2).zip(self.0) {
+            pair[0] = DIGITS[usize::from(byte >> 4)];
+            pair[1] = DIGITS[usize::from(byte & 0x0f)];
+        }
+        // Hex digits are ASCII, so this always succeeds.
+        if let Ok(hex) = std::str::from_utf8(&hex) {
+            out.push_str(hex);
         }
     }
 

@@ -222,23 +222,29 @@ impl WriteBatch {
     /// rule that a young commit protects its tree relies on.
     pub(crate) fn write_kept(mut self, kv: &dyn KvStore) -> Result<Written> {
         let stamp = now_millis();
-        let mut by_kind: [Vec<(String, Vec<u8>)>; 3] = Default::default();
-        for ((kind, id), mut stored) in self.objects.drain() {
-            stored[..HEADER_LEN].copy_from_slice(&stamp.to_le_bytes());
-            by_kind[kind.write_rank()].push((kind.key(&id), stored));
-        }
-        let [blobs, nodes, commits] = by_kind;
+        let mut ranked: Vec<(usize, String, Vec<u8>)> = self
+            .objects
+            .drain()
+            .map(|((kind, id), mut stored)| {
+                stored[..HEADER_LEN].copy_from_slice(&stamp.to_le_bytes());
+                (kind.write_rank(), kind.key(&id), stored)
+            })
+            .collect();
+        ranked.sort_by_key(|(rank, ..)| *rank);
+        #[cfg(feature = "failpoints")]
+        let count = |rank: usize| ranked.iter().filter(|(r, ..)| *r == rank).count();
         let mut written = Written {
             #[cfg(feature = "failpoints")]
-            blob_count: blobs.len(),
+            blob_count: count(Kind::Blob.write_rank()),
             #[cfg(feature = "failpoints")]
-            node_count: nodes.len(),
-            entries: blobs,
+            node_count: count(Kind::Node.write_rank()),
+            entries: ranked
+                .into_iter()
+                .map(|(_, key, stored)| (key, stored))
+                .collect(),
             stamp,
             finished: Instant::now(),
         };
-        written.entries.extend(nodes);
-        written.entries.extend(commits);
         if !written.entries.is_empty() {
             written.store(kv)?;
         }
