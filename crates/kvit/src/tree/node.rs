@@ -149,7 +149,7 @@ type Record = [u32; 4];
 /// A node keeps its own encoding (all but the level and entry count, which
 /// lead it), its keys end to end in one string, and a small fixed record per
 /// entry pointing into both. It is a handful of allocations however many
-/// entries it has; copying or dropping it touches no per-entry memory;
+/// entries it has, with no allocation per entry to copy or free;
 /// encoding it is a copy; and replacing a value splices the encoding.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Node {
