@@ -304,11 +304,18 @@ impl Tree {
             return Ok(root);
         }
         let root_node = self.node(root)?;
-        if let Some(root) = self.replace_values(root, &root_node, edits, batch)? {
-            return Ok(root);
-        }
         let keys: Vec<&str> = edits.keys().map(|key| &**key).collect();
-        self.prefetch_paths(&root_node, &keys)?;
+        match self.replace_values(root, &root_node, edits, batch)? {
+            Replaced::Done(root) => return Ok(root),
+            Replaced::NotCached => {
+                // Fetch the paths a level per round trip, then try again.
+                self.prefetch_paths(&root_node, &keys)?;
+                if let Replaced::Done(root) = self.replace_values(root, &root_node, edits, batch)? {
+                    return Ok(root);
+                }
+            }
+            Replaced::KeysChange => self.prefetch_paths(&root_node, &keys)?,
+        }
         let mut level_edits: Vec<(Arc<str>, Option<Payload>)> = edits
             .iter()
             .map(|(key, value)| (key.clone(), value.clone().map(Payload::Value)))
@@ -341,37 +348,36 @@ impl Tree {
     /// The fast path of [`Tree::apply`], for edits that only give keys the
     /// tree holds new values (most commits): every node on the paths to
     /// them is rewritten once, bottom up, with payloads replaced, since no
-    /// boundary can move. `None`, with nothing added to `batch`, when an
-    /// edit adds or removes a key, or a node on the way is not cached (the
-    /// general path then fetches what it needs a level per round trip).
+    /// boundary can move. Works from the node cache alone; unless it is
+    /// done, nothing is added to `batch`.
     fn replace_values(
         &self,
         root: ObjectId,
         root_node: &Node,
         edits: &Edits,
         batch: &mut WriteBatch,
-    ) -> Result<Option<ObjectId>> {
+    ) -> Result<Replaced> {
         let mut slots: Vec<(&str, Slot<'_>)> = Vec::with_capacity(edits.len());
         for (key, value) in edits {
             let Some(value) = value else {
-                return Ok(None);
+                return Ok(Replaced::KeysChange);
             };
             slots.push((key, value.as_slot()));
         }
         let mut own = WriteBatch::new();
         let mut replaced = Vec::new();
-        let Some((new_root, ..)) =
-            self.replace_in(root, root_node, &slots, &mut own, &mut replaced)?
-        else {
-            return Ok(None);
-        };
+        let (new_root, ..) =
+            match self.replace_in(root, root_node, &slots, &mut own, &mut replaced)? {
+                Ok(done) => done,
+                Err(not_done) => return Ok(not_done),
+            };
         if batch.is_empty() {
             *batch = own;
         } else {
             batch.absorb(own);
         }
         self.retire(replaced.into_iter());
-        Ok(Some(new_root))
+        Ok(Replaced::Done(new_root))
     }
 
     /// Rewrites the subtree at `id` with `edits` (sorted, all under it) as
@@ -385,13 +391,13 @@ impl Tree {
         edits: &[(&str, Slot<'_>)],
         batch: &mut WriteBatch,
         replaced: &mut Vec<ObjectId>,
-    ) -> Result<Option<(ObjectId, u64, u64)>> {
+    ) -> Result<std::result::Result<(ObjectId, u64, u64), Replaced>> {
         let mut replacements = Vec::with_capacity(edits.len().min(node.len()));
         let (mut added, mut removed) = (0, 0);
         if node.level == 0 {
             for &(key, slot) in edits {
                 let Some(index) = node.find(key) else {
-                    return Ok(None);
+                    return Ok(Err(Replaced::KeysChange));
                 };
                 added += slot.value_bytes();
                 removed += node.slot(index).value_bytes();
@@ -402,19 +408,24 @@ impl Tree {
             while let Some(&(first, _)) = rest.first() {
                 let index = node.partition(first, false);
                 if index == node.len() {
-                    return Ok(None);
+                    return Ok(Err(Replaced::KeysChange));
                 }
                 let bound = node.key(index);
                 let taken = rest.partition_point(|(key, _)| *key <= bound);
                 let child = Self::child_ref(node, index)?;
                 let Some(child_node) = self.cache.get(&child.id) else {
-                    return Ok(None);
+                    return Ok(Err(Replaced::NotCached));
                 };
                 Self::check_level(node, child.id, &child_node)?;
-                let Some((new, more, less)) =
-                    self.replace_in(child.id, &child_node, &rest[..taken], batch, replaced)?
-                else {
-                    return Ok(None);
+                let (new, more, less) = match self.replace_in(
+                    child.id,
+                    &child_node,
+                    &rest[..taken],
+                    batch,
+                    replaced,
+                )? {
+                    Ok(done) => done,
+                    Err(not_done) => return Ok(Err(not_done)),
                 };
                 // The child's keys are the same; only its value bytes moved.
                 replacements.push((
@@ -435,7 +446,7 @@ impl Tree {
         if new != id {
             replaced.push(id);
         }
-        Ok(Some((new, added, removed)))
+        Ok(Ok((new, added, removed)))
     }
 
     /// Builds the tree whose level `level` is exactly `nodes`, chunking
@@ -800,6 +811,16 @@ impl Tree {
         }
         Ok(())
     }
+}
+
+/// How [`Tree::replace_values`] ended.
+enum Replaced {
+    /// The edits are applied; the new root.
+    Done(ObjectId),
+    /// An edit adds or removes a key: a job for the general path.
+    KeysChange,
+    /// A node on the way is not in the cache.
+    NotCached,
 }
 
 enum DiffItem {
