@@ -64,8 +64,8 @@ enum Seek<'a> {
 pub struct Tree {
     kv: SharedKv,
     cache: NodeCache,
-    /// Nodes that commits replaced, oldest first; see [`Tree::retire`].
-    retired: Mutex<VecDeque<ObjectId>>,
+    /// Nodes that commits replaced; see [`Tree::retire`].
+    retired: Mutex<RetiredQueue>,
     retired_limit: usize,
 }
 
@@ -85,7 +85,7 @@ impl Tree {
         Tree {
             kv,
             cache: NodeCache::with_weighter(estimated_items, cache_bytes.max(1), NodeWeighter),
-            retired: Mutex::new(VecDeque::new()),
+            retired: Mutex::default(),
             // About a quarter of the nodes the cache holds.
             retired_limit: (estimated_items / 4).max(16),
         }
@@ -376,7 +376,7 @@ impl Tree {
         } else {
             batch.absorb(own);
         }
-        self.retire(replaced.into_iter());
+        self.retire(replaced);
         Ok(Replaced::Done(new_root))
     }
 
@@ -390,7 +390,7 @@ impl Tree {
         node: &Node,
         edits: &[(&str, Slot<'_>)],
         batch: &mut WriteBatch,
-        replaced: &mut Vec<ObjectId>,
+        replaced: &mut Vec<Retired>,
     ) -> Result<std::result::Result<(ObjectId, u64, u64), Replaced>> {
         let mut replacements = Vec::with_capacity(edits.len().min(node.len()));
         let (mut added, mut removed) = (0, 0);
@@ -444,7 +444,7 @@ impl Tree {
         let new = Self::store_node(&updated, batch);
         self.cache.insert(new, Arc::new(updated));
         if new != id {
-            replaced.push(id);
+            replaced.push(Retired::of(id, node));
         }
         Ok(Ok((new, added, removed)))
     }
@@ -526,7 +526,7 @@ impl Tree {
         batch: &mut WriteBatch,
     ) -> Result<Vec<(Arc<str>, Option<Payload>)>> {
         let mut parent: BTreeMap<Arc<str>, Option<Payload>> = BTreeMap::new();
-        let mut replaced: Vec<(Arc<str>, ObjectId)> = Vec::new();
+        let mut replaced: Vec<(Arc<str>, Retired)> = Vec::new();
         let mut next = 0;
         while next < edits.len() {
             let Some((mut node, mut id, mut is_last)) =
@@ -538,7 +538,7 @@ impl Tree {
             // keys, and so its boundaries, as they are: no re-chunking.
             if let Some(updated) = replace_payloads(&node, edits, &mut next, is_last) {
                 let key: Arc<str> = Arc::from(node.last_key().unwrap_or_default());
-                replaced.push((key.clone(), id));
+                replaced.push((key.clone(), Retired::of(id, &node)));
                 let child = self.store_cached(updated, batch);
                 parent.insert(key, Some(Payload::Child(child)));
                 continue;
@@ -546,7 +546,7 @@ impl Tree {
             let mut chunker = Chunker::new(level);
             loop {
                 let node_last: Arc<str> = Arc::from(node.last_key().unwrap_or_default());
-                replaced.push((node_last.clone(), id));
+                replaced.push((node_last.clone(), Retired::of(id, &node)));
                 let limit = (!is_last).then_some(&*node_last);
                 merge_entries(&node, edits, &mut next, limit, |key, slot| {
                     if let Some(done) = chunker.push(key, slot) {
@@ -574,8 +574,8 @@ impl Tree {
                 (node, id, is_last) = following;
             }
         }
-        self.retire(replaced.iter().map(|(_, id)| *id));
-        for (key, id) in replaced {
+        self.retire(replaced.iter().map(|(_, retired)| *retired));
+        for (key, Retired { id, .. }) in replaced {
             match parent.get(&key) {
                 // Rewritten to exactly the node it was: no change to report.
                 Some(Some(Payload::Child(child))) if child.id == id => {
@@ -594,13 +594,26 @@ impl Tree {
     /// and left in the cache they would crowd out the live tree, commit
     /// after commit; but the next commit of another writer, or a merge,
     /// usually still needs them (as its base). So they leave the cache only
-    /// once a bounded number of newer replacements has followed them.
-    fn retire(&self, ids: impl Iterator<Item = ObjectId>) {
+    /// once a bounded number of newer replacements has followed them, and
+    /// only if the cache still holds the copy that was replaced: a node
+    /// written again since (a value set back, a revert) is live again.
+    fn retire(&self, nodes: impl IntoIterator<Item = Retired>) {
         let mut retired = self.retired.lock().unwrap_or_else(PoisonError::into_inner);
-        retired.extend(ids);
-        while retired.len() > self.retired_limit {
-            if let Some(id) = retired.pop_front() {
-                self.cache.remove(&id);
+        let RetiredQueue { order, copies } = &mut *retired;
+        for Retired { id, copy } in nodes {
+            // A node replaced again (commits racing from one base) keeps its
+            // place in the queue; only the copy to look for changes.
+            if copies.insert(id, copy).is_none() {
+                order.push_back(id);
+            }
+        }
+        while order.len() > self.retired_limit {
+            let Some(id) = order.pop_front() else {
+                break;
+            };
+            if let Some(copy) = copies.remove(&id) {
+                self.cache
+                    .remove_if(&id, |cached| Arc::as_ptr(cached).addr() == copy);
             }
         }
     }
@@ -810,6 +823,32 @@ impl Tree {
             });
         }
         Ok(())
+    }
+}
+
+/// The nodes waiting to leave the cache, each once, oldest first, with the
+/// cached copy each was replaced as.
+#[derive(Default)]
+struct RetiredQueue {
+    order: VecDeque<ObjectId>,
+    copies: std::collections::HashMap<ObjectId, usize, ahash::RandomState>,
+}
+
+/// A node a commit replaced, as the cache held it: its id, and the address
+/// of the cached copy, which tells that copy from one cached after the node
+/// was written again.
+#[derive(Clone, Copy)]
+struct Retired {
+    id: ObjectId,
+    copy: usize,
+}
+
+impl Retired {
+    fn of(id: ObjectId, node: &Node) -> Self {
+        Retired {
+            id,
+            copy: std::ptr::from_ref(node).addr(),
+        }
     }
 }
 

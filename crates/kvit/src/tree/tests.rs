@@ -310,3 +310,43 @@ fn model_check_random_batches() {
     .0;
     assert_eq!(rebuilt, root);
 }
+
+#[test]
+fn a_node_written_again_outlives_the_retirement_of_its_replaced_copy() {
+    let tree = tree();
+    let base = fill(&tree, 1_000);
+    let leaf_of = |root: ObjectId, key: &str| {
+        let mut id = root;
+        loop {
+            let node = tree.node(id).unwrap();
+            if node.level == 0 {
+                return id;
+            }
+            id = node.child(node.partition(key, false)).unwrap().id;
+        }
+    };
+    let leaf = leaf_of(base, &key(1));
+    // Replace the leaf, then set the value back: the same leaf again.
+    let (changed, _) = apply(&tree, base, &[(key(1), Some(b"other".to_vec()))]);
+    let stale = leaf_of(changed, &key(1));
+    let (back, _) = apply(&tree, changed, &[(key(1), Some(b"value 1".to_vec()))]);
+    assert_eq!(back, base);
+    // Enough commits elsewhere to push both retirements out of the queue.
+    let mut root = back;
+    let mut i = 0;
+    while tree.retired.lock().unwrap().order.len() < tree.retired_limit {
+        let key = key(500 + i % 400);
+        root = apply(&tree, root, &[(key, Some(i.to_string().into_bytes()))]).0;
+        i += 1;
+    }
+    for _ in 0..8 {
+        root = apply(&tree, root, &[(key(900), Some(i.to_string().into_bytes()))]).0;
+        i += 1;
+    }
+    // Checked before anything reads the tree again (a read would fetch an
+    // evicted node back).
+    assert!(tree.cache.get(&leaf).is_some(), "the live leaf was evicted");
+    // The leaf of `changed`, which nothing uses any more, did leave.
+    assert!(tree.cache.get(&stale).is_none());
+    assert_eq!(leaf_of(root, &key(1)), leaf);
+}
