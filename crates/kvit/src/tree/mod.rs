@@ -304,17 +304,17 @@ impl Tree {
             return Ok(root);
         }
         let root_node = self.node(root)?;
+        let first_try = self.replace_values(root, &root_node, edits, batch)?;
+        if let Replaced::Done(root) = first_try {
+            return Ok(root);
+        }
+        // Fetch the paths a level per round trip.
         let keys: Vec<&str> = edits.keys().map(|key| &**key).collect();
-        match self.replace_values(root, &root_node, edits, batch)? {
-            Replaced::Done(root) => return Ok(root),
-            Replaced::NotCached => {
-                // Fetch the paths a level per round trip, then try again.
-                self.prefetch_paths(&root_node, &keys)?;
-                if let Replaced::Done(root) = self.replace_values(root, &root_node, edits, batch)? {
-                    return Ok(root);
-                }
+        self.prefetch_paths(&root_node, &keys)?;
+        if let Replaced::NotCached = first_try {
+            if let Replaced::Done(root) = self.replace_values(root, &root_node, edits, batch)? {
+                return Ok(root);
             }
-            Replaced::KeysChange => self.prefetch_paths(&root_node, &keys)?,
         }
         let mut level_edits: Vec<(Arc<str>, Option<Payload>)> = edits
             .iter()
@@ -331,9 +331,7 @@ impl Tree {
         let mut next = 0;
         if let Some(updated) = replace_payloads(&root_node, &level_edits, &mut next, true) {
             if next == level_edits.len() {
-                let id = Self::store_node(&updated, batch);
-                self.cache.insert(id, Arc::new(updated));
-                return Ok(id);
+                return Ok(self.store_cached(updated, batch));
             }
         }
         let mut chunker = Chunker::new(root_node.level);
@@ -440,9 +438,7 @@ impl Tree {
                 rest = &rest[taken..];
             }
         }
-        let updated = node.with_payloads(&replacements);
-        let new = Self::store_node(&updated, batch);
-        self.cache.insert(new, Arc::new(updated));
+        let new = self.store_cached(node.with_payloads(&replacements), batch);
         if new != id {
             replaced.push(Retired::of(id, node));
         }
@@ -463,9 +459,7 @@ impl Tree {
                     return Ok(Self::empty_root(batch));
                 };
                 if node.level == 0 || node.len() > 1 {
-                    let id = Self::store_node(&node, batch);
-                    self.cache.insert(id, Arc::new(node));
-                    return Ok(id);
+                    return Ok(self.store_cached(node, batch));
                 }
                 let mut id = Self::child_ref(&node, 0)?.id;
                 loop {
@@ -486,7 +480,7 @@ impl Tree {
             let mut above = Vec::new();
             for node in nodes {
                 let key = node.last_key().unwrap_or_default().to_owned();
-                let child = self.store_cached(node, batch);
+                let child = self.store_child(node, batch);
                 above.extend(chunker.push(&key, Slot::Child(child)));
             }
             above.extend(chunker.finish());
@@ -494,12 +488,18 @@ impl Tree {
         }
     }
 
+    /// Stores a node and keeps it in the cache.
+    fn store_cached(&self, node: Node, batch: &mut WriteBatch) -> ObjectId {
+        let id = Self::store_node(&node, batch);
+        self.cache.insert(id, Arc::new(node));
+        id
+    }
+
     /// Stores a node, keeps it in the cache, and returns the reference its
     /// parent keeps to it.
-    fn store_cached(&self, node: Node, batch: &mut WriteBatch) -> ChildRef {
-        let id = Self::store_node(&node, batch);
-        let child = node.child_ref(id);
-        self.cache.insert(id, Arc::new(node));
+    fn store_child(&self, node: Node, batch: &mut WriteBatch) -> ChildRef {
+        let child = node.child_ref(Self::store_node(&node, batch));
+        self.cache.insert(child.id, Arc::new(node));
         child
     }
 
@@ -512,7 +512,7 @@ impl Tree {
         parent: &mut BTreeMap<Arc<str>, Option<Payload>>,
     ) {
         let key = Arc::from(node.last_key().unwrap_or_default());
-        let child = self.store_cached(node, batch);
+        let child = self.store_child(node, batch);
         parent.insert(key, Some(Payload::Child(child)));
     }
 
@@ -539,7 +539,7 @@ impl Tree {
             if let Some(updated) = replace_payloads(&node, edits, &mut next, is_last) {
                 let key: Arc<str> = Arc::from(node.last_key().unwrap_or_default());
                 replaced.push((key.clone(), Retired::of(id, &node)));
-                let child = self.store_cached(updated, batch);
+                let child = self.store_child(updated, batch);
                 parent.insert(key, Some(Payload::Child(child)));
                 continue;
             }

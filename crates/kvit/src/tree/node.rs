@@ -195,30 +195,11 @@ fn encode_payload(out: &mut Vec<u8>, slot: Slot<'_>) -> u32 {
     }
 }
 
-/// A varint of a well-formed encoding (checked when the node was decoded
-/// or built), read from `*pos` on; never reads past the end.
-fn varint_at(bytes: &[u8], pos: &mut usize) -> u64 {
-    let mut value = 0u64;
-    for shift in (0..64).step_by(7) {
-        let Some(byte) = bytes.get(*pos) else {
-            break;
-        };
-        *pos += 1;
-        value |= u64::from(byte & 0x7f) << shift;
-        if byte & 0x80 == 0 {
-            break;
-        }
-    }
-    value
-}
-
-/// The id stored at `at` in a well-formed encoding.
-fn id_at(bytes: &[u8], at: usize) -> ObjectId {
-    let mut id = [0u8; ID_LEN];
-    if let Some(stored) = bytes.get(at..at + ID_LEN) {
-        id.copy_from_slice(stored);
-    }
-    ObjectId::from_bytes(id)
+/// A reader at `pos` in a node's body. The body was checked when the node
+/// was decoded, or written by `push`, so reads at entry offsets succeed;
+/// were one ever to fail, it would read as zero rather than panic.
+fn body_reader(body: &[u8], pos: usize) -> Reader<'_> {
+    Reader { bytes: body, pos }
 }
 
 impl Node {
@@ -290,23 +271,22 @@ impl Node {
     pub(crate) fn slot(&self, index: usize) -> Slot<'_> {
         let [_, payload_at, end, inline_at] = self.records[index];
         let (payload_at, end) = (payload_at as usize, end as usize);
+        let zero = ObjectId::from_bytes([0; ID_LEN]);
         if self.level > 0 {
-            let mut pos = payload_at + ID_LEN;
-            let count = varint_at(&self.body, &mut pos);
-            let value_bytes = varint_at(&self.body, &mut pos);
+            let mut reader = body_reader(&self.body, payload_at);
             return Slot::Child(ChildRef {
-                id: id_at(&self.body, payload_at),
-                count,
-                value_bytes,
+                id: reader.id().unwrap_or(zero),
+                count: reader.varint().unwrap_or_default(),
+                value_bytes: reader.varint().unwrap_or_default(),
             });
         }
         if self.body[payload_at] == TAG_INLINE {
             return Slot::Inline(&self.body[inline_at as usize..end]);
         }
-        let mut pos = payload_at + 1;
+        let mut reader = body_reader(&self.body, payload_at + 1);
         Slot::Blob {
-            len: varint_at(&self.body, &mut pos),
-            id: id_at(&self.body, end - ID_LEN),
+            len: reader.varint().unwrap_or_default(),
+            id: reader.id().unwrap_or(zero),
         }
     }
 
@@ -373,7 +353,9 @@ impl Node {
         if self.level == 0 {
             for &[_, payload_at, end, inline_at] in &self.records {
                 value_bytes += if inline_at == 0 {
-                    varint_at(&self.body, &mut (payload_at as usize + 1))
+                    body_reader(&self.body, payload_at as usize + 1)
+                        .varint()
+                        .unwrap_or_default()
                 } else {
                     u64::from(end - inline_at)
                 };
@@ -382,9 +364,9 @@ impl Node {
         }
         let mut count = 0;
         for &[_, payload_at, ..] in &self.records {
-            let mut pos = payload_at as usize + ID_LEN;
-            count += varint_at(&self.body, &mut pos);
-            value_bytes += varint_at(&self.body, &mut pos);
+            let mut reader = body_reader(&self.body, payload_at as usize + ID_LEN);
+            count += reader.varint().unwrap_or_default();
+            value_bytes += reader.varint().unwrap_or_default();
         }
         (count, value_bytes)
     }
