@@ -170,21 +170,26 @@ impl WriteBatch {
         encode(&mut stored);
         let payload = &stored[HEADER_LEN..];
         let id = ObjectId::hash(kind.tag(), payload);
-        let payload_len = payload.len();
-        if let std::collections::hash_map::Entry::Vacant(slot) = self.objects.entry((kind, id)) {
-            self.payload_bytes += payload_len;
-            slot.insert(stored);
-        }
+        self.keep((kind, id), stored);
         id
     }
 
     /// Adds every object of `other`.
     pub(crate) fn absorb(&mut self, other: WriteBatch) {
+        if self.objects.is_empty() {
+            *self = other;
+            return;
+        }
         for (key, stored) in other.objects {
-            if let std::collections::hash_map::Entry::Vacant(slot) = self.objects.entry(key) {
-                self.payload_bytes += stored.len() - HEADER_LEN;
-                slot.insert(stored);
-            }
+            self.keep(key, stored);
+        }
+    }
+
+    /// Keeps a stored object (header and payload) unless the batch has it.
+    fn keep(&mut self, key: (Kind, ObjectId), stored: Vec<u8>) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = self.objects.entry(key) {
+            self.payload_bytes += stored.len() - HEADER_LEN;
+            slot.insert(stored);
         }
     }
 

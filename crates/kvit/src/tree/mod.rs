@@ -369,11 +369,7 @@ impl Tree {
                 Ok(done) => done,
                 Err(not_done) => return Ok(not_done),
             };
-        if batch.is_empty() {
-            *batch = own;
-        } else {
-            batch.absorb(own);
-        }
+        batch.absorb(own);
         self.retire(replaced);
         Ok(Replaced::Done(new_root))
     }
