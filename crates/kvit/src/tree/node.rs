@@ -195,6 +195,22 @@ fn encode_payload(out: &mut Vec<u8>, slot: Slot<'_>) -> u32 {
     }
 }
 
+/// Moves `records`, which sat at or after `from` in a body, to where that
+/// point now is (`to`): their payloads, and inline values, follow.
+fn shift_records(records: &mut [Record], from: usize, to: usize) {
+    if from == to {
+        return;
+    }
+    let at = |old: u32| offset(old as usize - from + to);
+    for record in records {
+        record[1] = at(record[1]);
+        record[2] = at(record[2]);
+        if record[3] != 0 {
+            record[3] = at(record[3]);
+        }
+    }
+}
+
 /// A reader at `pos` in a node's body. The body was checked when the node
 /// was decoded, or written by `push`, so reads at entry offsets succeed;
 /// were one ever to fail, it would read as zero rather than panic.
@@ -382,48 +398,39 @@ impl Node {
     }
 
     /// The node with the payloads of some entries replaced: `replacements`
-    /// holds entry indexes with their new payloads, which must suit the
-    /// level. The keys, and so the node's boundaries, stay as they are.
+    /// holds entry indexes, ascending and each at most once, with their new
+    /// payloads, which must suit the level. The keys, and so the node's
+    /// boundaries, stay as they are.
+    ///
+    /// The new encoding is written in one pass: the stretches between
+    /// replaced payloads are copied, each new payload is encoded in place,
+    /// and the records after it move by what the encoding grew or shrank.
     pub(crate) fn with_payloads(&self, replacements: &[(usize, Slot<'_>)]) -> Node {
-        let mut node = self.clone();
-        let mut scratch = Vec::with_capacity(INLINE_MAX + 2 * 10 + ID_LEN);
+        debug_assert!(replacements.windows(2).all(|pair| pair[0].0 < pair[1].0));
+        let room = replacements.len() * (INLINE_MAX + 2 * 10 + ID_LEN);
+        let mut body = Vec::with_capacity(self.body.len() + room);
+        let mut records = self.records.clone();
+        // The records from `unshifted` on are not moved yet; the old body
+        // is copied up to `copied`.
+        let (mut unshifted, mut copied) = (0, 0);
         for &(index, slot) in replacements {
-            node.set_slot(index, slot, &mut scratch);
+            let [key_end, payload_at, end, _] = self.records[index];
+            shift_records(&mut records[unshifted..index], copied, body.len());
+            body.extend_from_slice(&self.body[copied..payload_at as usize]);
+            let new_at = offset(body.len());
+            let inline_at = encode_payload(&mut body, slot);
+            records[index] = [key_end, new_at, offset(body.len()), inline_at];
+            copied = end as usize;
+            unshifted = index + 1;
         }
-        node
-    }
-
-    /// Replaces the payload of entry `index` (which must exist) by splicing
-    /// its encoding, shifting the entries after it.
-    fn set_slot(&mut self, index: usize, slot: Slot<'_>, scratch: &mut Vec<u8>) {
-        let [key_end, payload_at, end, _] = self.records[index];
-        scratch.clear();
-        let inline_at = match encode_payload(scratch, slot) {
-            // Relative to the scratch buffer; moved into place below.
-            0 => 0,
-            start => payload_at + start,
-        };
-        let (old, new) = ((end - payload_at) as usize, scratch.len());
-        let span = payload_at as usize..end as usize;
-        if old == new {
-            self.body[span].copy_from_slice(scratch);
-        } else {
-            self.body.splice(span, scratch.iter().copied());
-            let shift = |at: &mut u32| *at = offset(*at as usize + new - old);
-            for record in &mut self.records[index + 1..] {
-                shift(&mut record[1]);
-                shift(&mut record[2]);
-                if record[3] != 0 {
-                    shift(&mut record[3]);
-                }
-            }
+        shift_records(&mut records[unshifted..], copied, body.len());
+        body.extend_from_slice(&self.body[copied..]);
+        Node {
+            level: self.level,
+            keys: self.keys.clone(),
+            body,
+            records,
         }
-        self.records[index] = [
-            key_end,
-            payload_at,
-            offset(payload_at as usize + new),
-            inline_at,
-        ];
     }
 
     /// Roughly the memory the node takes, for the cache's budget.
