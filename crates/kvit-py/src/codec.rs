@@ -93,24 +93,49 @@ fn boxed(err: PyErr) -> BoxError {
     Box::new(err)
 }
 
+/// Values a commit encodes per taking of the GIL: enough to make taking it
+/// cheap per value, few enough that other threads get a turn in between.
+const ENCODE_BATCH: usize = 512;
+
+impl PyCodec {
+    fn encode_with(&self, py: Python<'_>, value: &PyValue) -> Result<Vec<u8>, BoxError> {
+        let encoded = self
+            .encoder
+            .bind(py)
+            .call1((value.bind(py),))
+            .map_err(boxed)?;
+        if let Ok(bytes) = encoded.downcast::<PyBytes>() {
+            return Ok(bytes.as_bytes().to_vec());
+        }
+        if let Ok(array) = encoded.downcast::<PyByteArray>() {
+            return Ok(array.to_vec());
+        }
+        Err(boxed(type_error(format!(
+            "the encoder must return bytes, not {}",
+            convert::type_name(&encoded)
+        ))))
+    }
+}
+
 impl kvit::Codec for PyCodec {
     type Value = PyValue;
 
     fn encode(&self, value: &PyValue) -> Result<Vec<u8>, BoxError> {
-        Python::with_gil(|py| {
-            let encoded = self.encoder.bind(py).call1((value.bind(py),))?;
-            if let Ok(bytes) = encoded.downcast::<PyBytes>() {
-                return Ok(bytes.as_bytes().to_vec());
-            }
-            if let Ok(array) = encoded.downcast::<PyByteArray>() {
-                return Ok(array.to_vec());
-            }
-            Err(type_error(format!(
-                "the encoder must return bytes, not {}",
-                convert::type_name(&encoded)
-            )))
-        })
-        .map_err(boxed)
+        Python::with_gil(|py| self.encode_with(py, value))
+    }
+
+    fn encode_all(&self, values: &[&PyValue]) -> Result<Vec<Vec<u8>>, (usize, BoxError)> {
+        let mut encoded = Vec::with_capacity(values.len());
+        for batch in values.chunks(ENCODE_BATCH) {
+            Python::with_gil(|py| {
+                for value in batch {
+                    let at = encoded.len();
+                    encoded.push(self.encode_with(py, value).map_err(|err| (at, err))?);
+                }
+                Ok(())
+            })?;
+        }
+        Ok(encoded)
     }
 
     fn decode(&self, bytes: &[u8]) -> Result<PyValue, BoxError> {

@@ -378,6 +378,28 @@ def test_encoder_returning_no_bytes_names_the_key(store: KVStore) -> None:
     assert "'k'" in str(info.value) and "bytes" in str(info.value)
 
 
+def test_an_encoder_failing_deep_in_a_large_commit_names_its_key(store: KVStore) -> None:
+    # Values are encoded in batches; the failure sits past the first ones.
+    def encoder(value: object) -> bytes:
+        if value == 1100:
+            raise ValueError("cannot encode 1100")
+        return pickle.dumps(value)
+
+    s = Staged(Versioned(store), allow_unsafe_pickle=True, encoder=encoder, decoder=pickle.loads)
+    for index in range(1300):
+        s[f"k{index:05d}"] = index
+    with pytest.raises(ValueError) as info:
+        s.commit()
+    assert "'k01100'" in str(info.value) and "encode" in str(info.value)
+    assert isinstance(info.value.__cause__, ValueError)
+    assert s.has_changes and len(list(s.keys())) == 1300
+    assert Staged(Versioned(store), allow_unsafe_pickle=True).keys() == set()
+    s["k01100"] = -1
+    assert s.commit()
+    fresh = Staged(Versioned(store), allow_unsafe_pickle=True)
+    assert fresh["k01299"] == 1299 and fresh["k01100"] == -1 and len(fresh) == 1300
+
+
 def test_decoder_error_names_the_key(store: KVStore) -> None:
     writer = Staged(Versioned(store), allow_unsafe_pickle=True, encoder=lambda value: b"\xff not json")
     writer["broken"] = 1

@@ -19,6 +19,21 @@ pub trait Codec: Send + Sync + 'static {
     /// The value cannot be represented in this codec's format.
     fn encode(&self, value: &Self::Value) -> Result<Vec<u8>, BoxError>;
 
+    /// Encodes values in order, as [`Codec::encode`] does one by one; a
+    /// commit encodes everything it writes with one call. A codec with a
+    /// cost per call (taking a lock, entering an interpreter) can pay it
+    /// once for many values here.
+    ///
+    /// # Errors
+    /// The position of the first value that cannot be encoded, with why.
+    fn encode_all(&self, values: &[&Self::Value]) -> Result<Vec<Vec<u8>>, (usize, BoxError)> {
+        values
+            .iter()
+            .enumerate()
+            .map(|(at, value)| self.encode(value).map_err(|err| (at, err)))
+            .collect()
+    }
+
     /// Decodes one value.
     ///
     /// # Errors

@@ -373,22 +373,23 @@ impl<C: Codec> Store for Staged<C> {
 
     fn commit(&self, options: &StoreCommitOptions<C::Value>) -> Result<MergeResult> {
         let mut state = self.lock();
-        let mut changes = ChangeSet::new();
-        for (key, staged) in &state.staged {
-            match staged {
-                Some(value) => {
-                    let bytes = self.codec.encode(value).map_err(|source| Error::Codec {
-                        action: "encode",
-                        key: key.clone(),
-                        source,
-                    })?;
-                    changes.set(key.clone(), bytes)?;
-                }
-                None => {
-                    changes.remove(key.clone())?;
-                }
-            }
-        }
+        let (set, removed): (Vec<_>, Vec<_>) = state
+            .staged
+            .iter()
+            .partition(|(_, staged)| staged.is_some());
+        let values: Vec<&C::Value> = set.iter().filter_map(|(_, value)| value.as_ref()).collect();
+        let encoded = self
+            .codec
+            .encode_all(&values)
+            .map_err(|(at, source)| Error::Codec {
+                action: "encode",
+                key: set[at].0.clone(),
+                source,
+            })?;
+        let changes = ChangeSet::from_entries(
+            set.iter().map(|(key, _)| (*key).clone()).zip(encoded),
+            removed.into_iter().map(|(key, _)| key.clone()),
+        )?;
         let mut bytes_options = CommitOptions::new().on_conflict(options.on_conflict);
         bytes_options.info.clone_from(&options.info);
         for (key, merge) in &options.merge_fns {
