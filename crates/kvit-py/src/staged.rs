@@ -65,7 +65,13 @@ struct Entered<'a> {
 impl Shared {
     pub(crate) fn new(engine: Engine, codec: PyCodec, hot: Py<PyDict>, store: Py<PyAny>) -> Self {
         let gc = matches!(engine, Engine::Gc(_));
-        Shared::over(kvit::Staged::new(engine, codec), gc, hot, store)
+        // `hot` is the read cache: the core keeps no second copy of values.
+        Shared::over(
+            kvit::Staged::with_value_cache(engine, codec, 0),
+            gc,
+            hot,
+            store,
+        )
     }
 
     fn over(core: kvit::Staged<PyCodec>, gc: bool, hot: Py<PyDict>, store: Py<PyAny>) -> Self {

@@ -108,7 +108,7 @@ pub use merge::{counter, last_writer_wins, merge_fn, MergeFn};
 pub use namespaced::Namespaced;
 pub use object::{ObjectId, ParseObjectIdError, WriteBatch, RESTAMP_AFTER};
 pub use refs::{BranchName, Expected, MAX_BRANCH_NAME_LEN};
-pub use staged::{Engine, Staged};
+pub use staged::{Engine, Staged, VALUE_CACHE_LIMIT};
 pub use store::{
     value_counter, value_last_writer_wins, value_merge_fn, Store, StoreCommitOptions, ValueMergeFn,
 };

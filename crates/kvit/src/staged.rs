@@ -11,9 +11,9 @@ use crate::object::ObjectId;
 use crate::store::{Store, StoreCommitOptions, ValueMergeFn};
 use crate::versioned::{validate_key, ChangeSet, CommitOptions, MergeResult, Strategy, Versioned};
 
-/// Decoded committed values kept at most; past it the least used go first,
-/// one by one, so no write ever pays for emptying the whole cache.
-const CACHE_LIMIT: usize = 100_000;
+/// Decoded committed values kept at most by default; past it the least used
+/// go first, one by one, so no write ever pays for emptying the whole cache.
+pub const VALUE_CACHE_LIMIT: usize = 100_000;
 
 /// The cursor under a [`Staged`] store: plain, or size-bounded by GC.
 // One engine per store, never held in bulk: boxing would only add a hop.
@@ -98,7 +98,49 @@ struct State<V> {
     /// Staged changes: `Some` sets, `None` removes.
     staged: BTreeMap<String, Option<V>>,
     /// Decoded values of the current commit, as read so far.
-    cache: quick_cache::unsync::Cache<String, V>,
+    cache: ValueCache<V>,
+}
+
+/// The decoded-value cache, or none (a limit of 0): a caller with a cache of
+/// its own in front saves keeping every value twice.
+struct ValueCache<V>(Option<quick_cache::unsync::Cache<String, V>>);
+
+impl<V: Clone> ValueCache<V> {
+    fn new(limit: usize) -> Self {
+        ValueCache((limit > 0).then(|| quick_cache::unsync::Cache::new(limit)))
+    }
+
+    fn limit(&self) -> usize {
+        self.0
+            .as_ref()
+            .map_or(0, quick_cache::unsync::Cache::capacity) as usize
+    }
+
+    fn get(&mut self, key: &str) -> Option<&V> {
+        self.0.as_mut()?.get(key)
+    }
+
+    fn contains_key(&self, key: &str) -> bool {
+        self.0.as_ref().is_some_and(|cache| cache.contains_key(key))
+    }
+
+    fn insert(&mut self, key: &str, value: &V) {
+        if let Some(cache) = &mut self.0 {
+            cache.insert(key.to_owned(), value.clone());
+        }
+    }
+
+    fn remove(&mut self, key: &str) {
+        if let Some(cache) = &mut self.0 {
+            cache.remove(key);
+        }
+    }
+
+    fn clear(&mut self) {
+        if let Some(cache) = &mut self.0 {
+            cache.clear();
+        }
+    }
 }
 
 /// Buffers writes in memory and flushes them with [`Staged::commit`] as one
@@ -134,16 +176,23 @@ impl<C: Codec> std::fmt::Debug for Staged<C> {
 impl<C: Codec> Staged<C> {
     /// Stages over a cursor (a [`Versioned`] or a [`GcVersioned`]), encoding with `codec`.
     pub fn new(versioned: impl Into<Engine>, codec: C) -> Self {
-        Self::with_codec(versioned.into(), Arc::new(codec))
+        Self::with_codec(versioned.into(), Arc::new(codec), VALUE_CACHE_LIMIT)
     }
 
-    fn with_codec(versioned: Engine, codec: Arc<C>) -> Self {
+    /// As [`Staged::new`], keeping at most `limit` decoded values read from
+    /// commits (none for 0) instead of [`VALUE_CACHE_LIMIT`]. Branches and
+    /// checkouts of the store keep the same limit.
+    pub fn with_value_cache(versioned: impl Into<Engine>, codec: C, limit: usize) -> Self {
+        Self::with_codec(versioned.into(), Arc::new(codec), limit)
+    }
+
+    fn with_codec(versioned: Engine, codec: Arc<C>, cache_limit: usize) -> Self {
         Staged {
             codec,
             state: Arc::new(Mutex::new(State {
                 versioned,
                 staged: BTreeMap::new(),
-                cache: quick_cache::unsync::Cache::new(CACHE_LIMIT),
+                cache: ValueCache::new(cache_limit),
             })),
         }
     }
@@ -225,7 +274,7 @@ impl<C: Codec> Staged<C> {
     }
 
     fn remember(state: &mut State<C::Value>, key: &str, value: &C::Value) {
-        state.cache.insert(key.to_owned(), value.clone());
+        state.cache.insert(key, value);
     }
 
     fn read_committed(&self, state: &mut State<C::Value>, key: &str) -> Result<Option<C::Value>> {
@@ -260,6 +309,7 @@ impl<C: Codec> Staged<C> {
         Ok(Self::with_codec(
             state.versioned.sibling(versioned)?,
             self.codec.clone(),
+            state.cache.limit(),
         ))
     }
 }
@@ -283,7 +333,7 @@ impl<C: Codec> Store for Staged<C> {
         for (index, key) in keys.iter().enumerate() {
             if let Some(staged) = state.staged.get(*key) {
                 found.push(staged.clone());
-            } else if let Some(value) = state.cache.get(*key) {
+            } else if let Some(value) = state.cache.get(key) {
                 found.push(Some(value.clone()));
                 cached.push(key);
             } else {

@@ -677,3 +677,58 @@ fn a_full_value_cache_evicts_a_few_values_not_all() {
     let missed = decodes.load(std::sync::atomic::Ordering::Relaxed);
     assert!(missed < 100, "{missed} of 1,000 reads missed the cache");
 }
+
+/// Json that counts its decodes.
+#[derive(Default)]
+struct CountingJson {
+    decodes: std::sync::atomic::AtomicUsize,
+}
+
+impl kvit::Codec for CountingJson {
+    type Value = Value;
+
+    fn encode(&self, value: &Value) -> Result<Vec<u8>, kvit::BoxError> {
+        Json::<Value>::new().encode(value)
+    }
+
+    fn decode(&self, bytes: &[u8]) -> Result<Value, kvit::BoxError> {
+        self.decodes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Json::<Value>::new().decode(bytes)
+    }
+}
+
+#[test]
+fn the_decoded_value_cache_can_be_sized_or_left_out() {
+    let kv: Arc<dyn KvStore> = Arc::new(Memory::new());
+    let writer = staged_on(&kv);
+    for key in ["a", "b", "c"] {
+        writer.set(key, json(1)).unwrap();
+    }
+    commit(&writer);
+    // Six reads of three keys: each decoded once with room for all, more
+    // than once with room for two, on every read without a cache.
+    for (limit, decodes) in [(kvit::VALUE_CACHE_LIMIT, 3..=3), (2, 4..=5), (0, 6..=6)] {
+        let s = Staged::with_value_cache(
+            Versioned::open(kv.clone()).unwrap(),
+            CountingJson::default(),
+            limit,
+        );
+        for key in ["a", "b", "c", "a", "b", "c"] {
+            assert_eq!(s.get(key).unwrap(), Some(json(1)), "limit {limit}");
+        }
+        let seen = s.codec().decodes.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(decodes.contains(&seen), "limit {limit}: {seen} decodes");
+        // Presence, a removal and a branch work the same without the cache.
+        assert!(s.remove("a").unwrap());
+        assert!(!s.remove("zz").unwrap());
+        s.set("d", json(4)).unwrap();
+        commit(&s);
+        let dev = s.create_branch(&format!("dev{limit}")).unwrap();
+        assert_eq!(dev.get("d").unwrap(), Some(json(4)));
+        assert_eq!(dev.get("a").unwrap(), None);
+        writer.refresh().unwrap();
+        writer.set("a", json(1)).unwrap();
+        commit(&writer);
+    }
+}
