@@ -21,7 +21,9 @@
 //! stale: a write puts or drops its key; commits that bring in other writers'
 //! changes (three-way merges, GC rebases), `refresh`, `reset`, and any call
 //! through `versioned` that moves the cursor clear it. A fast-forward commit
-//! keeps it: the staged values it holds are now the committed ones.
+//! keeps it: the staged values it holds are now the committed ones. It holds
+//! at most `HOT_LIMIT` values; a write that finds it full lets the oldest
+//! `HOT_EVICT` go first, so no single write pays for freeing all of them.
 
 use std::collections::HashMap;
 use std::sync::atomic::AtomicUsize;
@@ -40,8 +42,13 @@ use crate::error::{reentrant_use, to_py_err, type_error};
 use crate::merge_result::PyMergeResult;
 use crate::versioned::PyVersioned;
 
-/// Decoded values the read cache holds at most; past it, it starts over.
+/// Decoded values the read cache holds at most.
 const HOT_LIMIT: usize = 100_000;
+
+/// Values the read cache lets go at once when a write finds it full: the
+/// oldest entries, a slice at a time, so that no single write frees the
+/// whole cache (it may hold the only reference to its values).
+const HOT_EVICT: usize = HOT_LIMIT / 64;
 
 /// What one `Staged` store's handles share: the core store, its gate and
 /// its read cache.
@@ -170,7 +177,15 @@ impl Shared {
         Python::with_gil(|py| {
             let hot = self.hot.bind(py);
             if hot.len() >= HOT_LIMIT {
-                hot.clear();
+                // A dict iterates in insertion order: the first are the oldest.
+                let oldest: Vec<Bound<'_, PyAny>> =
+                    hot.iter().take(HOT_EVICT).map(|(old, _)| old).collect();
+                for old in oldest {
+                    if hot.del_item(old).is_err() {
+                        hot.clear();
+                        break;
+                    }
+                }
             }
             if hot.set_item(key, value.bind(py)).is_err() {
                 hot.clear();

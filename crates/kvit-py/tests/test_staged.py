@@ -400,6 +400,23 @@ def test_an_encoder_failing_deep_in_a_large_commit_names_its_key(store: KVStore)
     assert fresh["k01299"] == 1299 and fresh["k01100"] == -1 and len(fresh) == 1300
 
 
+def test_reads_stay_right_past_the_read_cache_limit() -> None:
+    # The read cache holds 100,000 values and lets the oldest go when full.
+    s = kvit.store()
+    count = 100_050
+    for index in range(count):
+        s[f"k{index:06d}"] = index
+    assert s["k000000"] == 0 and s[f"k{count - 1:06d}"] == count - 1
+    assert s.commit()
+    s["k000001"] = "new"
+    for index in (0, 1, 2, 5_000, 99_999, count - 1):
+        expected = "new" if index == 1 else index
+        assert s[f"k{index:06d}"] == expected
+    assert len(s) == count
+    fresh = kvit.Staged(kvit.Versioned(s.versioned.store), allow_unsafe_pickle=True)
+    assert fresh["k000001"] == 1 and fresh["k000002"] == 2
+
+
 def test_decoder_error_names_the_key(store: KVStore) -> None:
     writer = Staged(Versioned(store), allow_unsafe_pickle=True, encoder=lambda value: b"\xff not json")
     writer["broken"] = 1
