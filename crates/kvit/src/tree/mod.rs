@@ -140,36 +140,19 @@ impl Tree {
     /// Many nodes; those not cached are fetched with one `get_many`.
     fn nodes(&self, ids: &[ObjectId]) -> Result<Vec<Arc<Node>>> {
         let mut found: Vec<Option<Arc<Node>>> = ids.iter().map(|id| self.cache.get(id)).collect();
-        let missing: Vec<ObjectId> = ids
-            .iter()
-            .zip(&found)
-            .filter(|(_, node)| node.is_none())
-            .map(|(id, _)| *id)
-            .collect();
-        if !missing.is_empty() {
-            let mut fetched = std::collections::HashMap::with_capacity(missing.len());
-            for (id, payload) in
-                missing
-                    .iter()
-                    .zip(object::read_many(&*self.kv, Kind::Node, &missing)?)
-            {
-                let node = Arc::new(Node::decode(*id, &payload)?);
-                self.cache.insert(*id, node.clone());
-                fetched.insert(*id, node);
-            }
-            for (id, slot) in ids.iter().zip(&mut found) {
-                if slot.is_none() {
-                    *slot = fetched.get(id).cloned();
-                }
-            }
+        let missing: Vec<usize> = (0..ids.len()).filter(|&at| found[at].is_none()).collect();
+        let missing_ids: Vec<ObjectId> = missing.iter().map(|&at| ids[at]).collect();
+        // `read_many` returns one payload per id, or fails.
+        for (&at, payload) in
+            missing
+                .iter()
+                .zip(object::read_many(&*self.kv, Kind::Node, &missing_ids)?)
+        {
+            let node = Arc::new(Node::decode(ids[at], &payload)?);
+            self.cache.insert(ids[at], node.clone());
+            found[at] = Some(node);
         }
-        ids.iter()
-            .zip(found)
-            .map(|(id, node)| match node {
-                Some(node) => Ok(node),
-                None => self.node(*id),
-            })
-            .collect()
+        Ok(found.into_iter().flatten().collect())
     }
 
     /// The child of an interior node, checked to sit one level below it.
@@ -721,12 +704,14 @@ impl Tree {
             id: b,
             level: root_b.level,
         }];
+        // An entry only one side has: removed (`old`) or added.
         let change = |(node, index): &(Arc<Node>, usize), old: bool| {
             let value = node.slot(*index).value();
+            let (old, new) = if old { (value, None) } else { (None, value) };
             Change {
                 key: Arc::from(node.key(*index)),
-                old: if old { value.clone() } else { None },
-                new: if old { None } else { value },
+                old,
+                new,
             }
         };
         loop {
@@ -1029,24 +1014,22 @@ impl<'t> Range<'t> {
             }
             let (node, at) = (node.clone(), *index);
             *index += 1;
-            let value = match node.slot(at) {
-                Slot::Child(child) => {
-                    // Every key of this child is greater than its predecessor's greatest.
-                    if at > 0 && self.beyond(node.key(at - 1)) {
-                        return Ok(None);
-                    }
-                    let next = self.load_child(&node, at, &child)?;
-                    self.stack.push((next, 0));
-                    continue;
+            let slot = node.slot(at);
+            if let Slot::Child(child) = slot {
+                // Every key of this child is greater than its predecessor's greatest.
+                if at > 0 && self.beyond(node.key(at - 1)) {
+                    return Ok(None);
                 }
-                Slot::Inline(bytes) => ValueRef::Inline(bytes.into()),
-                Slot::Blob { id, len } => ValueRef::Blob { id, len },
-            };
+                let next = self.load_child(&node, at, &child)?;
+                self.stack.push((next, 0));
+                continue;
+            }
             let key = node.key(at);
             if self.beyond(key) {
                 return Ok(None);
             }
-            return Ok(Some((Arc::from(key), value)));
+            // A leaf entry always has a value.
+            return Ok(slot.value().map(|value| (Arc::from(key), value)));
         }
     }
 }
