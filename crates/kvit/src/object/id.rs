@@ -29,7 +29,20 @@ impl ObjectId {
         let mut hasher = blake3::Hasher::new();
         hasher.update(&[tag]);
         hasher.update(payload);
-        let digest = hasher.finalize();
+        Self::from_digest(&hasher.finalize())
+    }
+
+    /// The same id as [`ObjectId::hash`] for a tag and payload that already
+    /// lie end to end in `tagged` (tag first, which must be there). One call
+    /// over one buffer skips the incremental hasher's setup, which for the
+    /// kilobyte-sized objects a commit writes costs about a tenth of the
+    /// hashing, and hashes inputs of several KiB a few chunks at a time.
+    pub(crate) fn hash_tagged(tagged: &[u8]) -> Self {
+        debug_assert!(!tagged.is_empty(), "a tagged buffer starts with its tag");
+        Self::from_digest(&blake3::hash(tagged))
+    }
+
+    fn from_digest(digest: &blake3::Hash) -> Self {
         let mut id = [0u8; ID_LEN];
         id.copy_from_slice(&digest.as_bytes()[..ID_LEN]);
         ObjectId(id)
@@ -139,5 +152,23 @@ mod tests {
     #[test]
     fn tag_separates_kinds() {
         assert_ne!(ObjectId::hash(1, b"x"), ObjectId::hash(2, b"x"));
+    }
+
+    #[test]
+    fn hashing_a_tagged_buffer_gives_the_same_id() {
+        // Around the 64-byte block and 1 KiB chunk sizes, and past the
+        // sizes where one call hashes several chunks at once.
+        for len in [0, 1, 63, 64, 65, 1023, 1024, 1025, 2048, 4096, 9000] {
+            let payload: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
+            for tag in [1, 2, 3] {
+                let mut tagged = vec![tag];
+                tagged.extend_from_slice(&payload);
+                assert_eq!(
+                    ObjectId::hash_tagged(&tagged),
+                    ObjectId::hash(tag, &payload),
+                    "{len} bytes, tag {tag}"
+                );
+            }
+        }
     }
 }

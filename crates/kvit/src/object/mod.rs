@@ -166,10 +166,13 @@ impl WriteBatch {
         encode: impl FnOnce(&mut Vec<u8>),
     ) -> ObjectId {
         let mut stored = Vec::with_capacity(HEADER_LEN + size_hint);
+        // The header's last byte holds the kind tag while the object is
+        // hashed, so tag and payload are hashed as one buffer; the write
+        // time replaces the whole header before anything is stored.
         stored.extend_from_slice(&[0; HEADER_LEN]);
+        stored[HEADER_LEN - 1] = kind.tag();
         encode(&mut stored);
-        let payload = &stored[HEADER_LEN..];
-        let id = ObjectId::hash(kind.tag(), payload);
+        let id = ObjectId::hash_tagged(&stored[HEADER_LEN - 1..]);
         self.keep((kind, id), stored);
         id
     }
