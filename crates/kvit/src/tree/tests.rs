@@ -329,17 +329,22 @@ fn a_node_written_again_outlives_the_retirement_of_its_replaced_copy() {
     // Replace the leaf, then set the value back: the same leaf again.
     let (changed, _) = apply(&tree, base, &[(key(1), Some(b"other".to_vec()))]);
     let stale = leaf_of(changed, &key(1));
+    // A writer still working from `base` finds its replaced leaf cached.
+    assert!(
+        tree.cache.get(&leaf).is_some(),
+        "the base's leaf left at once"
+    );
     let (back, _) = apply(&tree, changed, &[(key(1), Some(b"value 1".to_vec()))]);
     assert_eq!(back, base);
     // Enough commits elsewhere to push both retirements out of the queue.
     let mut root = back;
     let mut i = 0;
-    while tree.retired.lock().unwrap().order.len() < tree.retired_limit {
+    while tree.retired.lock().unwrap().order.len() < RETIRE_AFTER_NODES {
         let key = key(500 + i % 400);
         root = apply(&tree, root, &[(key, Some(i.to_string().into_bytes()))]).0;
         i += 1;
     }
-    for _ in 0..8 {
+    for _ in 0..RETIRE_AFTER_BATCHES + RETIRE_AFTER_NODES {
         root = apply(&tree, root, &[(key(900), Some(i.to_string().into_bytes()))]).0;
         i += 1;
     }
