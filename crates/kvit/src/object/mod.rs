@@ -251,7 +251,7 @@ impl WriteBatch {
                 .map(|(_, key, stored)| (key, stored))
                 .collect(),
             stamp,
-            finished: Instant::now(),
+            finished: None,
         };
         if !written.entries.is_empty() {
             written.store(kv)?;
@@ -282,8 +282,9 @@ pub(crate) struct Written {
     #[cfg(feature = "failpoints")]
     node_count: usize,
     stamp: u64,
-    /// When the last store of them returned.
-    finished: Instant,
+    /// When the last store of them returned (`None` before the first, and
+    /// for a batch with nothing to store).
+    finished: Option<Instant>,
 }
 
 impl Written {
@@ -296,7 +297,10 @@ impl Written {
     /// # Errors
     /// A backend failure.
     pub(crate) fn restamp_if_stale(&mut self, kv: &dyn KvStore) -> Result<()> {
-        if self.entries.is_empty() || self.finished.elapsed() <= RESTAMP_AFTER {
+        if self
+            .finished
+            .is_none_or(|finished| finished.elapsed() <= RESTAMP_AFTER)
+        {
             return Ok(());
         }
         // Strictly later than the first stamp, even if the clock stepped
@@ -316,7 +320,7 @@ impl Written {
             return self.store_by_kind(kv);
         }
         kv.set_many(&as_refs(&self.entries))?;
-        self.finished = Instant::now();
+        self.finished = Some(Instant::now());
         failpoint!("commit::after-commit-object");
         Ok(())
     }
@@ -330,7 +334,7 @@ impl Written {
         let (nodes, commits) = rest.split_at(self.node_count);
         kv.set_many(&as_refs(blobs))?;
         // The age of the oldest part, the blobs.
-        self.finished = Instant::now();
+        self.finished = Some(Instant::now());
         failpoint!("commit::after-blobs");
         kv.set_many(&as_refs(nodes))?;
         failpoint!("commit::after-nodes");
