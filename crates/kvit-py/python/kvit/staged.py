@@ -69,9 +69,11 @@ class Staged(StagedCore, Store):
     that moves the cursor (a commit, ``refresh()``, ``reset_to()``, a GC
     rebase) drops the staged changes.
 
-    Values read are returned as they were decoded (and values written as
+    Values read are returned as they were decoded (and staged values as
     they were given), not copies: mutate a value and ``set`` it again rather
-    than changing it in place.
+    than changing it in place. Decoded values are cached; a value written
+    and not read is let go when its commit lands, and decoded on its first
+    read after that.
     """
 
     __slots__ = ()
