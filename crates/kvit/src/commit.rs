@@ -7,6 +7,50 @@ use crate::tree::Reader;
 
 const COMMIT_VERSION: u8 = 1;
 
+/// A salt no other commit has: a keyed BLAKE3 hash of a counter, under a
+/// key each thread draws from the system's random source when it makes its
+/// first commit. Drawing 16 random bytes per commit instead cost a system
+/// call of about 0.4 µs, several percent of a small commit.
+///
+/// A forked child inherits the forking thread's key and count, and would
+/// salt its commits exactly as its parent goes on to: two processes making
+/// the same change from the same commit in the same millisecond would then
+/// make the same commit, and a counter merge would count one increment.
+/// So the key belongs to a process id and is drawn again when that changes
+/// (reading it costs about a third of drawing bytes). Thread-local state
+/// takes no lock, so a fork can never copy one held.
+fn fresh_salt() -> Result<[u8; 16]> {
+    struct Source {
+        process: u32,
+        key: [u8; 32],
+        count: u64,
+    }
+    thread_local! {
+        static SOURCE: std::cell::RefCell<Option<Source>> = const { std::cell::RefCell::new(None) };
+    }
+    let process = std::process::id();
+    SOURCE.with_borrow_mut(|source| {
+        let current = match source {
+            Some(current) if current.process == process => current,
+            _ => {
+                let mut key = [0u8; 32];
+                getrandom::fill(&mut key)
+                    .map_err(|err| Error::backend("random salt", err.to_string()))?;
+                source.insert(Source {
+                    process,
+                    key,
+                    count: 0,
+                })
+            }
+        };
+        current.count += 1;
+        let digest = blake3::keyed_hash(&current.key, &current.count.to_le_bytes());
+        let mut salt = [0u8; 16];
+        salt.copy_from_slice(&digest.as_bytes()[..16]);
+        Ok(salt)
+    })
+}
+
 /// A decoded commit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Commit {
@@ -38,8 +82,7 @@ impl Commit {
         origin: Option<ObjectId>,
         info: Option<String>,
     ) -> Result<Self> {
-        let mut salt = [0u8; 16];
-        getrandom::fill(&mut salt).map_err(|err| Error::backend("random salt", err.to_string()))?;
+        let salt = fresh_salt()?;
         Ok(Commit {
             parents,
             root,
@@ -174,5 +217,19 @@ mod tests {
             ..Commit::new(vec![id], id, 2, None, None).unwrap()
         };
         assert_ne!(a.encode(), b.encode());
+    }
+
+    #[test]
+    fn salts_are_unique_across_commits_and_threads() {
+        let draw = || {
+            (0..1_000)
+                .map(|_| fresh_salt().unwrap())
+                .collect::<Vec<_>>()
+        };
+        let mut salts = draw();
+        let others = std::thread::spawn(draw).join().unwrap();
+        salts.extend(others);
+        let distinct: std::collections::HashSet<_> = salts.iter().collect();
+        assert_eq!(distinct.len(), salts.len());
     }
 }

@@ -340,6 +340,80 @@ fn disk_handle_survives_fork() {
     }
 }
 
+const SALT_FORK_ENV: &str = "KVIT_SALT_FORK_TEST";
+
+/// A forked child starts from its parent's memory, commit-salt source
+/// included; its commits must still be salted apart from the parent's, or
+/// the two making the same change from the same commit in the same
+/// millisecond would make one commit between them.
+#[cfg(unix)]
+#[test]
+fn a_forked_child_salts_its_commits_apart_from_its_parent() {
+    if let Ok(directory) = std::env::var(SALT_FORK_ENV) {
+        salt_fork_scenario(Path::new(&directory));
+        return;
+    }
+    let directory = temp_dir();
+    let output = rerun_self(
+        &test_name("a_forked_child_salts_its_commits_apart_from_its_parent"),
+        &[(SALT_FORK_ENV, directory.path().display().to_string())],
+    )
+    .output()
+    .expect("run the fork test process");
+    assert!(
+        output.status.success(),
+        "salt fork scenario failed: {}",
+        output_text(&output)
+    );
+}
+
+#[cfg(unix)]
+fn salt_fork_scenario(directory: &Path) {
+    use kvit::{ChangeSet, CommitOptions, Versioned};
+    use std::collections::BTreeSet;
+    use std::sync::Arc;
+
+    /// The salts of `count` commits of one change, each on a store of its own.
+    fn salts(count: usize) -> Vec<[u8; 16]> {
+        let mut changes = ChangeSet::new();
+        changes.set("k", b"v".to_vec()).unwrap();
+        (0..count)
+            .map(|_| {
+                let kv: Arc<dyn KvStore> = Arc::new(Memory::new());
+                let mut versioned = Versioned::open(kv).unwrap();
+                let commit = versioned.commit(&changes, &CommitOptions::new()).unwrap();
+                let id = commit.commit.expect("a landed commit");
+                versioned.commit_object(id).unwrap().salt
+            })
+            .collect()
+    }
+    let kv: Arc<dyn KvStore> = Arc::new(Memory::new());
+    let mut parent = Versioned::open(kv).unwrap();
+    let mut changes = ChangeSet::new();
+    changes.set("before", b"fork".to_vec()).unwrap();
+    // The parent has salted a commit, so the child inherits a drawn key.
+    parent.commit(&changes, &CommitOptions::new()).unwrap();
+    let written = directory.join("child-salts");
+    let for_child = written.clone();
+    in_child(|| {
+        let hex: Vec<String> = salts(8)
+            .iter()
+            .map(|salt| salt.iter().map(|byte| format!("{byte:02x}")).collect())
+            .collect();
+        std::fs::write(&for_child, hex.join("\n")).unwrap();
+    });
+    let child: BTreeSet<String> = std::fs::read_to_string(&written)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(child.len(), 8, "the child's own salts repeat");
+    for salt in salts(8) {
+        let hex: String = salt.iter().map(|byte| format!("{byte:02x}")).collect();
+        assert!(!child.contains(&hex), "parent and child drew salt {hex}");
+    }
+}
+
 /// Forks `child`, which must return normally, and waits for it.
 #[cfg(unix)]
 fn in_child(child: impl FnOnce()) {
