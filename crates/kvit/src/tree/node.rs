@@ -154,7 +154,10 @@ type Record = [u32; 4];
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Node {
     pub(crate) level: u8,
-    keys: String,
+    /// Shared with every version of the node made by replacing payloads
+    /// (a commit's path rewrites nodes whose keys stay put), so making one
+    /// copies no keys. Only a node being built writes to it.
+    keys: Arc<String>,
     /// The entries as encoded (see `docs/format.md`).
     body: Vec<u8>,
     records: Vec<Record>,
@@ -237,7 +240,7 @@ impl Node {
         };
         Node {
             level,
-            keys: String::with_capacity(key_bytes),
+            keys: Arc::new(String::with_capacity(key_bytes)),
             body: Vec::with_capacity(key_bytes / 2 + entries * (payload + 3)),
             records: Vec::with_capacity(entries),
         }
@@ -255,7 +258,7 @@ impl Node {
         self.body.extend_from_slice(&key.as_bytes()[shared..]);
         let payload_at = offset(self.body.len());
         let inline_at = encode_payload(&mut self.body, slot);
-        self.keys.push_str(key);
+        Arc::make_mut(&mut self.keys).push_str(key);
         self.records.push([
             offset(self.keys.len()),
             payload_at,
@@ -427,7 +430,7 @@ impl Node {
         body.extend_from_slice(&self.body[copied..]);
         Node {
             level: self.level,
-            keys: self.keys.clone(),
+            keys: Arc::clone(&self.keys),
             body,
             records,
         }
@@ -547,7 +550,7 @@ impl Node {
         keys.shrink_to_fit();
         Ok(Node {
             level,
-            keys,
+            keys: Arc::new(keys),
             body: bytes[body_start..].to_vec(),
             records,
         })
