@@ -160,7 +160,8 @@ pub(crate) struct Node {
     keys: Arc<String>,
     /// The entries as encoded (see `docs/format.md`).
     body: Vec<u8>,
-    records: Vec<Record>,
+    /// Shared in the same way, while no payload changes length.
+    records: Arc<Vec<Record>>,
 }
 
 const TAG_INLINE: u8 = 0;
@@ -242,7 +243,7 @@ impl Node {
             level,
             keys: Arc::new(String::with_capacity(key_bytes)),
             body: Vec::with_capacity(key_bytes / 2 + entries * (payload + 3)),
-            records: Vec::with_capacity(entries),
+            records: Arc::new(Vec::with_capacity(entries)),
         }
     }
 
@@ -259,7 +260,7 @@ impl Node {
         let payload_at = offset(self.body.len());
         let inline_at = encode_payload(&mut self.body, slot);
         Arc::make_mut(&mut self.keys).push_str(key);
-        self.records.push([
+        Arc::make_mut(&mut self.records).push([
             offset(self.keys.len()),
             payload_at,
             offset(self.body.len()),
@@ -370,7 +371,7 @@ impl Node {
     fn totals(&self) -> (u64, u64) {
         let mut value_bytes = 0;
         if self.level == 0 {
-            for &[_, payload_at, end, inline_at] in &self.records {
+            for &[_, payload_at, end, inline_at] in self.records.iter() {
                 value_bytes += if inline_at == 0 {
                     body_reader(&self.body, payload_at as usize + 1)
                         .varint()
@@ -382,7 +383,7 @@ impl Node {
             return (self.len() as u64, value_bytes);
         }
         let mut count = 0;
-        for &[_, payload_at, ..] in &self.records {
+        for &[_, payload_at, ..] in self.records.iter() {
             let mut reader = body_reader(&self.body, payload_at as usize + ID_LEN);
             count += reader.varint().unwrap_or_default();
             value_bytes += reader.varint().unwrap_or_default();
@@ -406,28 +407,47 @@ impl Node {
     /// boundaries, stay as they are.
     ///
     /// The new encoding is written in one pass: the stretches between
-    /// replaced payloads are copied, each new payload is encoded in place,
-    /// and the records after it move by what the encoding grew or shrank.
+    /// replaced payloads are copied and each new payload is encoded in
+    /// place. When every new payload encodes to the length of the one it
+    /// replaces (a value of the same size; above the leaves, a child whose
+    /// totals kept their width), nothing moved and the records are shared
+    /// with this node; otherwise the records after each replacement move by
+    /// what the encoding grew or shrank.
     pub(crate) fn with_payloads(&self, replacements: &[(usize, Slot<'_>)]) -> Node {
         debug_assert!(replacements.windows(2).all(|pair| pair[0].0 < pair[1].0));
         let room = replacements.len() * (INLINE_MAX + 2 * 10 + ID_LEN);
         let mut body = Vec::with_capacity(self.body.len() + room);
-        let mut records = self.records.clone();
-        // The records from `unshifted` on are not moved yet; the old body
-        // is copied up to `copied`.
-        let (mut unshifted, mut copied) = (0, 0);
+        // Per replacement: its new record, and where the stretch before it
+        // started in the old body and starts in the new one.
+        let mut placed = Vec::with_capacity(replacements.len());
+        let mut copied = 0;
         for &(index, slot) in replacements {
             let [key_end, payload_at, end, _] = self.records[index];
-            shift_records(&mut records[unshifted..index], copied, body.len());
+            let gap = (copied, body.len());
             body.extend_from_slice(&self.body[copied..payload_at as usize]);
             let new_at = offset(body.len());
             let inline_at = encode_payload(&mut body, slot);
-            records[index] = [key_end, new_at, offset(body.len()), inline_at];
+            placed.push((index, [key_end, new_at, offset(body.len()), inline_at], gap));
             copied = end as usize;
-            unshifted = index + 1;
         }
-        shift_records(&mut records[unshifted..], copied, body.len());
+        let tail = (copied, body.len());
         body.extend_from_slice(&self.body[copied..]);
+        let moved = placed
+            .iter()
+            .any(|&(index, record, _)| self.records[index] != record);
+        let records = if moved {
+            let mut records = Vec::clone(&self.records);
+            let mut unshifted = 0;
+            for &(index, record, (from, to)) in &placed {
+                shift_records(&mut records[unshifted..index], from, to);
+                records[index] = record;
+                unshifted = index + 1;
+            }
+            shift_records(&mut records[unshifted..], tail.0, tail.1);
+            Arc::new(records)
+        } else {
+            Arc::clone(&self.records)
+        };
         Node {
             level: self.level,
             keys: Arc::clone(&self.keys),
@@ -552,7 +572,7 @@ impl Node {
             level,
             keys: Arc::new(keys),
             body: bytes[body_start..].to_vec(),
-            records,
+            records: Arc::new(records),
         })
     }
 }
@@ -732,6 +752,18 @@ mod tests {
         expected.push("b", Slot::Inline(b"b"));
         expected.push("c", blob);
         assert_eq!(updated, expected);
+    }
+
+    #[test]
+    fn a_rewrite_that_moves_nothing_shares_keys_and_records() {
+        let node = leaf(&["a", "b", "c"]);
+        let same_size = node.with_payloads(&[(1, Slot::Inline(b"B"))]);
+        assert!(Arc::ptr_eq(&same_size.keys, &node.keys));
+        assert!(Arc::ptr_eq(&same_size.records, &node.records));
+        let grown = node.with_payloads(&[(1, Slot::Inline(b"bigger"))]);
+        assert!(Arc::ptr_eq(&grown.keys, &node.keys));
+        assert!(!Arc::ptr_eq(&grown.records, &node.records));
+        assert_eq!(grown.slot(2), Slot::Inline(b"c"));
     }
 
     #[test]
