@@ -21,7 +21,7 @@ use tempfile::TempDir;
 const CACHE_BYTES: u64 = 64 << 20;
 /// Updates and reads cycle through this many distinct keys, so repeated
 /// iterations rewrite identical objects instead of growing the store without
-/// bound, and the paths they touch stay in the node cache.
+/// bound.
 const PROBES: usize = 1024;
 /// A step coprime with every tree size used, so probes spread over the key range.
 const PROBE_STEP: usize = 7_919;
@@ -152,6 +152,31 @@ fn update_one(tree: &Tree, root: ObjectId, keys: &[Arc<str>], probe: usize) -> O
     commit(tree, root, &edits, batch)
 }
 
+/// Sets the `probe`-th probe key in the tree at `root`, as a commit on the
+/// tree the last one made, and returns the new root. One pass over the keys
+/// gives them new values and the next gives the old ones back, so the trees,
+/// and the objects stored, repeat every two passes, while each update
+/// rewrites a path last rewritten a whole pass before, as commits of keys
+/// spread over a store do.
+fn update_chained(
+    tree: &Tree,
+    root: ObjectId,
+    keys: &[Arc<str>],
+    originals: &[String],
+    probe: usize,
+) -> ObjectId {
+    let slot = probe % keys.len();
+    let value = if (probe / keys.len()) % 2 == 0 {
+        new_value(slot)
+    } else {
+        originals[slot].clone()
+    };
+    let mut batch = WriteBatch::new();
+    let value = ValueRef::store(value.as_bytes(), &mut batch);
+    let edits: Edits = std::iter::once((keys[slot].clone(), Some(value))).collect();
+    commit(tree, root, &edits, batch)
+}
+
 fn probe_keys(n: usize) -> Vec<Arc<str>> {
     (0..PROBES)
         .map(|probe| Arc::from(key(probe_index(probe, n))))
@@ -237,13 +262,16 @@ fn update(criterion: &mut Criterion, scale: &Scale) {
     ] {
         for &n in &scale.sizes {
             let (kv, _dir) = backend.open();
-            let (tree, root) = build(kv, n);
+            let (tree, mut root) = build(kv, n);
             let keys = probe_keys(n);
+            let originals: Vec<String> = (0..PROBES)
+                .map(|probe| value(probe_index(probe, n)))
+                .collect();
             let mut probe = 0;
             group.bench_function(BenchmarkId::new(backend.label(), n), |bench| {
                 bench.iter(|| {
                     probe += 1;
-                    update_one(&tree, root, &keys, probe)
+                    root = update_chained(&tree, root, &keys, &originals, probe);
                 });
             });
         }
