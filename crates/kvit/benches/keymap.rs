@@ -166,7 +166,7 @@ fn update_chained(
     probe: usize,
 ) -> ObjectId {
     let slot = probe % keys.len();
-    let value = if (probe / keys.len()) % 2 == 0 {
+    let value = if (probe / keys.len()).is_multiple_of(2) {
         new_value(slot)
     } else {
         originals[slot].clone()

@@ -159,7 +159,9 @@ mod tests {
         // Around the 64-byte block and 1 KiB chunk sizes, and past the
         // sizes where one call hashes several chunks at once.
         for len in [0, 1, 63, 64, 65, 1023, 1024, 1025, 2048, 4096, 9000] {
-            let payload: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
+            let payload: Vec<u8> = (0..len)
+                .map(|i: u32| u8::try_from(i * 7 % 251).unwrap())
+                .collect();
             for tag in [1, 2, 3] {
                 let mut tagged = vec![tag];
                 tagged.extend_from_slice(&payload);
