@@ -395,22 +395,18 @@ fn salt_fork_scenario(directory: &Path) {
     parent.commit(&changes, &CommitOptions::new()).unwrap();
     let written = directory.join("child-salts");
     let for_child = written.clone();
-    in_child(|| {
-        let hex: Vec<String> = salts(8)
-            .iter()
-            .map(|salt| salt.iter().map(|byte| format!("{byte:02x}")).collect())
-            .collect();
-        std::fs::write(&for_child, hex.join("\n")).unwrap();
-    });
-    let child: BTreeSet<String> = std::fs::read_to_string(&written)
+    in_child(|| std::fs::write(&for_child, salts(8).concat()).unwrap());
+    let child: BTreeSet<Vec<u8>> = std::fs::read(&written)
         .unwrap()
-        .lines()
-        .map(str::to_owned)
+        .chunks_exact(16)
+        .map(<[u8]>::to_vec)
         .collect();
     assert_eq!(child.len(), 8, "the child's own salts repeat");
     for salt in salts(8) {
-        let hex: String = salt.iter().map(|byte| format!("{byte:02x}")).collect();
-        assert!(!child.contains(&hex), "parent and child drew salt {hex}");
+        assert!(
+            !child.contains(salt.as_slice()),
+            "parent and child drew salt {salt:02x?}"
+        );
     }
 }
 
