@@ -305,26 +305,38 @@ fn disk_cas_rounds_race_between_processes() {
 
 const FORK_ENV: &str = "KVIT_FORK_TEST";
 
+/// Both halves of a test that forks. In the re-run of this test binary
+/// filtered to `test` (where `env` names a scratch directory) this runs
+/// `scenario` on that directory and returns `None`; otherwise it starts that
+/// re-run, checks that it passed, and returns the directory.
 #[cfg(unix)]
-#[test]
-fn disk_handle_survives_fork() {
-    if let Ok(directory) = std::env::var(FORK_ENV) {
-        fork_scenario(Path::new(&directory));
-        return;
+fn in_own_process(test: &str, env: &str, scenario: fn(&Path)) -> Option<tempfile::TempDir> {
+    if let Ok(directory) = std::env::var(env) {
+        scenario(Path::new(&directory));
+        return None;
     }
     let directory = temp_dir();
     let output = rerun_self(
-        &test_name("disk_handle_survives_fork"),
-        &[(FORK_ENV, directory.path().display().to_string())],
+        &test_name(test),
+        &[(env, directory.path().display().to_string())],
     )
     .output()
     .expect("run the fork test process");
     assert!(
         output.status.success(),
-        "fork scenario failed: {}",
+        "{test} failed in its own process: {}",
         output_text(&output)
     );
+    Some(directory)
+}
 
+#[cfg(unix)]
+#[test]
+fn disk_handle_survives_fork() {
+    let Some(directory) = in_own_process("disk_handle_survives_fork", FORK_ENV, fork_scenario)
+    else {
+        return;
+    };
     let store = open(directory.path());
     for key in [
         "parent/before",
@@ -349,21 +361,10 @@ const SALT_FORK_ENV: &str = "KVIT_SALT_FORK_TEST";
 #[cfg(unix)]
 #[test]
 fn a_forked_child_salts_its_commits_apart_from_its_parent() {
-    if let Ok(directory) = std::env::var(SALT_FORK_ENV) {
-        salt_fork_scenario(Path::new(&directory));
-        return;
-    }
-    let directory = temp_dir();
-    let output = rerun_self(
-        &test_name("a_forked_child_salts_its_commits_apart_from_its_parent"),
-        &[(SALT_FORK_ENV, directory.path().display().to_string())],
-    )
-    .output()
-    .expect("run the fork test process");
-    assert!(
-        output.status.success(),
-        "salt fork scenario failed: {}",
-        output_text(&output)
+    in_own_process(
+        "a_forked_child_salts_its_commits_apart_from_its_parent",
+        SALT_FORK_ENV,
+        salt_fork_scenario,
     );
 }
 
