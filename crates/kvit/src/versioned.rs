@@ -43,6 +43,19 @@ pub fn validate_key(key: &str) -> Result<()> {
     Ok(())
 }
 
+/// Checks a key and the value it is to be set to.
+fn validate_update(key: &str, value: &[u8]) -> Result<()> {
+    validate_key(key)?;
+    if value.len() > MAX_VALUE_LEN {
+        return Err(Error::ValueTooLarge {
+            key: key.to_owned(),
+            len: value.len(),
+            limit: MAX_VALUE_LEN,
+        });
+    }
+    Ok(())
+}
+
 /// Changes to commit: values to set and keys to remove. A key is in at most
 /// one of the two; the later call wins.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -63,15 +76,8 @@ impl ChangeSet {
     /// An invalid key or a value above [`MAX_VALUE_LEN`].
     pub fn set(&mut self, key: impl Into<String>, value: impl Into<Vec<u8>>) -> Result<&mut Self> {
         let key = key.into();
-        validate_key(&key)?;
         let value = value.into();
-        if value.len() > MAX_VALUE_LEN {
-            return Err(Error::ValueTooLarge {
-                key,
-                len: value.len(),
-                limit: MAX_VALUE_LEN,
-            });
-        }
+        validate_update(&key, &value)?;
         self.removals.remove(&key);
         self.updates.insert(key, value);
         Ok(self)
@@ -91,14 +97,7 @@ impl ChangeSet {
         let removals: BTreeSet<String> = removals.into_iter().collect();
         let mut updates: BTreeMap<String, Vec<u8>> = updates.into_iter().collect();
         for (key, value) in &updates {
-            validate_key(key)?;
-            if value.len() > MAX_VALUE_LEN {
-                return Err(Error::ValueTooLarge {
-                    key: key.clone(),
-                    len: value.len(),
-                    limit: MAX_VALUE_LEN,
-                });
-            }
+            validate_update(key, value)?;
         }
         for key in &removals {
             validate_key(key)?;
