@@ -581,32 +581,23 @@ impl Tree {
     /// a one-key commit at n = 1e5 a quarter slower.
     fn retire(&self, nodes: impl IntoIterator<Item = Retired>) {
         let mut retired = self.retired.lock().unwrap_or_else(PoisonError::into_inner);
-        let RetiredQueue {
-            order,
-            copies,
-            batches,
-        } = &mut *retired;
+        let RetiredQueue { order, batches } = &mut *retired;
         let before = order.len();
-        for Retired { id, copy } in nodes {
-            // A node replaced again (commits racing from one base) keeps its
-            // place in the queue; only the copy to look for changes.
-            if copies.insert(id, copy).is_none() {
-                order.push_back(id);
-            }
-        }
+        // A node replaced again (commits racing from one base) is queued
+        // again. Its first turn removes it only if the cache still holds
+        // the same copy; one cached since waits for its own turn.
+        order.extend(nodes);
         batches.push_back(order.len() - before);
         if batches.len() > RETIRE_AFTER_BATCHES {
             batches.pop_front();
         }
         let keep = batches.iter().sum::<usize>().max(RETIRE_AFTER_NODES);
         while order.len() > keep {
-            let Some(id) = order.pop_front() else {
+            let Some(Retired { id, copy }) = order.pop_front() else {
                 break;
             };
-            if let Some(copy) = copies.remove(&id) {
-                self.cache
-                    .remove_if(&id, |cached| Arc::as_ptr(cached).addr() == copy);
-            }
+            self.cache
+                .remove_if(&id, |cached| Arc::as_ptr(cached).addr() == copy);
         }
     }
 
@@ -829,12 +820,11 @@ const RETIRE_AFTER_BATCHES: usize = 8;
 /// commits.
 const RETIRE_AFTER_NODES: usize = 64;
 
-/// The nodes waiting to leave the cache, each once, oldest first, with the
-/// cached copy each was replaced as.
+/// The nodes waiting to leave the cache, oldest first, each with the cached
+/// copy it was replaced as.
 #[derive(Default)]
 struct RetiredQueue {
-    order: VecDeque<ObjectId>,
-    copies: std::collections::HashMap<ObjectId, usize, ahash::RandomState>,
+    order: VecDeque<Retired>,
     /// How many nodes each of the latest retirements queued, oldest first.
     batches: VecDeque<usize>,
 }
