@@ -503,20 +503,31 @@ def interleaved_single(
     }
     samples: dict[str, list[float]] = {impl: [] for impl in impls}
     bursts: dict[str, list[float]] = {impl: [] for impl in impls}
+
+    def ask(impl: str, request: Optional[str]) -> str:
+        server = servers[impl]
+        assert server.stdin is not None and server.stdout is not None
+        if request is not None:
+            server.stdin.write(request + "\n")
+            server.stdin.flush()
+        answer = server.stdout.readline()
+        if not answer:
+            raise RuntimeError(f"{impl}: the interleaved single-commit server stopped")
+        return answer
+
     try:
-        for impl, server in servers.items():
-            assert server.stdout is not None and server.stdout.readline().strip() == "ready", impl
+        for impl in impls:
+            ask(impl, None)  # "ready", once its store is built
         for turn in range(options.rounds):
             # Each round starts with the next implementation in line.
             order = impls[turn % len(impls):] + impls[:turn % len(impls)]
             for impl in order:
-                server = servers[impl]
-                assert server.stdin is not None and server.stdout is not None
-                server.stdin.write(f"{options.burst} 2 0.03\n")
-                server.stdin.flush()
-                burst = json.loads(server.stdout.readline())
+                burst = json.loads(ask(impl, f"{options.burst} 2 0.03"))
                 samples[impl] += burst
                 bursts[impl].append(statistics.median(burst))
+    except RuntimeError as failure:
+        log(str(failure))
+        return {}
     finally:
         for server in servers.values():
             if server.stdin is not None:
