@@ -152,14 +152,10 @@ pub(crate) fn swap_head(
     expected: Expected,
     new: ObjectId,
 ) -> Result<bool> {
-    let new_text = new.to_hex();
+    let new_text = new.hex_digits();
     match expected {
-        Expected::Absent => kv.cas(&branch.ref_key(), new_text.as_bytes(), None),
-        Expected::At(old) => kv.cas(
-            &branch.ref_key(),
-            new_text.as_bytes(),
-            Some(old.to_hex().as_bytes()),
-        ),
+        Expected::Absent => kv.cas(&branch.ref_key(), &new_text, None),
+        Expected::At(old) => kv.cas(&branch.ref_key(), &new_text, Some(&old.hex_digits())),
     }
 }
 

@@ -38,6 +38,14 @@ impl Maps {
         }
     }
 
+    fn get_mut(&mut self, key: &str) -> Option<&mut Vec<u8>> {
+        if is_object_key(key) {
+            self.objects.get_mut(key)
+        } else {
+            self.ordered.get_mut(key)
+        }
+    }
+
     fn insert(&mut self, key: String, value: Vec<u8>) {
         if is_object_key(&key) {
             self.objects.insert(key, value);
@@ -148,10 +156,15 @@ impl KvStore for Memory {
 
     fn cas(&self, key: &str, value: &[u8], expected: Option<&[u8]>) -> Result<bool> {
         let mut maps = self.write();
-        if maps.get(key).map(Vec::as_slice) != expected {
-            return Ok(false);
+        match maps.get_mut(key) {
+            Some(current) if expected == Some(current.as_slice()) => {
+                // Moving a head: its key stays, and so can its buffer.
+                current.clear();
+                current.extend_from_slice(value);
+            }
+            None if expected.is_none() => maps.insert(key.to_owned(), value.to_vec()),
+            _ => return Ok(false),
         }
-        maps.insert(key.to_owned(), value.to_vec());
         Ok(true)
     }
 

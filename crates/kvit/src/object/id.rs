@@ -13,6 +13,18 @@ pub const ID_LEN: usize = 20;
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ObjectId([u8; ID_LEN]);
 
+/// The two lowercase hex digits of every byte value.
+const HEX_PAIRS: [[u8; 2]; 256] = {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut pairs = [[0u8; 2]; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        pairs[byte] = [DIGITS[byte >> 4], DIGITS[byte & 0x0f]];
+        byte += 1;
+    }
+    pairs
+};
+
 impl ObjectId {
     /// Wraps raw id bytes.
     pub const fn from_bytes(bytes: [u8; ID_LEN]) -> Self {
@@ -58,16 +70,20 @@ impl ObjectId {
     /// Appends the id's 40 hex characters to `out` (every object key is
     /// built this way, so it avoids the formatting machinery).
     pub fn push_hex(&self, out: &mut String) {
-        const DIGITS: &[u8; 16] = b"0123456789abcdef";
-        let mut hex = [0u8; ID_LEN * 2];
-        for (pair, byte) in hex.chunks_exact_mut(2).zip(self.0) {
-            pair[0] = DIGITS[usize::from(byte >> 4)];
-            pair[1] = DIGITS[usize::from(byte & 0x0f)];
-        }
+        let hex = self.hex_digits();
         // Hex digits are ASCII, so this always succeeds.
         if let Ok(hex) = std::str::from_utf8(&hex) {
             out.push_str(hex);
         }
+    }
+
+    /// The id's 40 hex digits as ASCII bytes, without allocating.
+    pub(crate) fn hex_digits(&self) -> [u8; ID_LEN * 2] {
+        let mut hex = [0u8; ID_LEN * 2];
+        for (pair, byte) in hex.chunks_exact_mut(2).zip(self.0) {
+            pair.copy_from_slice(&HEX_PAIRS[usize::from(byte)]);
+        }
+        hex
     }
 
     /// The first `len` hex characters, for display.
