@@ -42,9 +42,9 @@ either way. The single-key commit is therefore also measured *interleaved*
 holds its n-key store, and the driver has them commit in turn, a short
 burst each (two untimed commits, then timed ones for 30 ms or up to
 ``--burst`` of them), round after round, so every implementation is timed
-across the same stretch of the run. Implementations whose commit takes more than
-0.1 s (kvgit 0.1.2 rewrites its whole key set) are left out of it. The
-single-commit target is checked on this figure.
+across the same stretch of the run. Implementations whose commit takes
+more than 0.1 s (kvgit 0.1.2 rewrites its whole key set) are left out of it.
+The single-commit target is checked on this figure.
 """
 
 from __future__ import annotations
@@ -80,6 +80,11 @@ WORKLOADS = [
     "lost_updates",
 ]
 MERGE_KEYS = 100
+# The interleaved single-key commit: each burst's untimed commits and its
+# length, and the slowest commit an implementation may take to join in.
+BURST_UNTIMED = 2
+BURST_SECONDS = 0.03
+INTERLEAVE_MAX_COMMIT_S = 0.1
 COUNTER_PROCESSES = 4
 COUNTER_KEY = "counter"
 
@@ -270,6 +275,20 @@ def repeat_until(
     return samples
 
 
+def timed_commit(store: Any, n: int, rep: int, offset: int = 0) -> float:
+    """``store[key] = value; store.commit()`` of the existing key that
+    repetition ``rep`` of the single-key commit sets (keys ``offset`` apart
+    for another workload); the seconds it took."""
+    index = (rep * 7919 + offset) % n
+    key, value = key_of(index), value_of(index, rep + 10)
+    before = time.perf_counter()
+    store[key] = value
+    result = store.commit()
+    elapsed = time.perf_counter() - before
+    assert result and result.strategy == "fast_forward", result
+    return elapsed
+
+
 def items_of(n: int) -> list[tuple[str, dict[str, Any]]]:
     """The keys and values of an n-key store, built before any timing."""
     return [(key_of(index), value_of(index)) for index in range(n)]
@@ -351,18 +370,11 @@ def run_worker(options: argparse.Namespace) -> dict[str, Any]:
     if "single_commit" in wanted:
         log(f"[{name}] single-key commit at n = {n:,}")
 
-        def single(rep: int) -> float:
-            index = (rep * 7919) % n
-            key, value = key_of(index), value_of(index, rep + 10)
-            before = time.perf_counter()
-            store[key] = value
-            result = store.commit()
-            elapsed = time.perf_counter() - before
-            assert result and result.strategy == "fast_forward", result
-            return elapsed
-
         results["single_commit"] = summary(
-            repeat_until(single, budget_s=budget, min_reps=5, max_reps=500, warmup=2)
+            repeat_until(
+                lambda rep: timed_commit(store, n, rep),
+                budget_s=budget, min_reps=5, max_reps=500, warmup=2,
+            )
         )
 
     # 4. Three-way merge of 100 changes per side.
@@ -411,18 +423,11 @@ def run_worker(options: argparse.Namespace) -> dict[str, Any]:
             if "single_commit_disk" in wanted:
                 log(f"[{name}] single-key commit on Disk at n = {n:,}")
 
-                def single_disk(rep: int) -> float:
-                    index = (rep * 7919 + 1) % n
-                    key, value = key_of(index), value_of(index, rep + 10)
-                    before = time.perf_counter()
-                    handle[key] = value
-                    result = handle.commit()
-                    elapsed = time.perf_counter() - before
-                    assert result and result.strategy == "fast_forward", result
-                    return elapsed
-
                 results["single_commit_disk"] = summary(
-                    repeat_until(single_disk, budget_s=budget, min_reps=5, max_reps=300, warmup=2)
+                    repeat_until(
+                        lambda rep: timed_commit(handle, n, rep, offset=1),
+                        budget_s=budget, min_reps=5, max_reps=300, warmup=2,
+                    )
                 )
             adapter.close(handle)
             del handle
@@ -467,13 +472,7 @@ def serve_single(name: str, n: int) -> None:
         samples: list[float] = []
         started = time.perf_counter()
         for turn in range(int(untimed) + int(most)):
-            index = (rep * 7919) % n
-            key, value = key_of(index), value_of(index, rep + 10)
-            before = time.perf_counter()
-            store[key] = value
-            result = store.commit()
-            elapsed = time.perf_counter() - before
-            assert result and result.strategy == "fast_forward", result
+            elapsed = timed_commit(store, n, rep)
             rep += 1
             if turn >= int(untimed):
                 samples.append(elapsed)
@@ -489,7 +488,7 @@ def interleaved_single(
     it, in bursts taken in turn (see the module's documentation)."""
     impls = [
         impl for impl in interpreters
-        if (median(results, impl, "single_commit") or 0.0) <= 0.1
+        if (median(results, impl, "single_commit") or 0.0) <= INTERLEAVE_MAX_COMMIT_S
     ]
     if "kvit" not in impls or len(impls) < 2:
         return {}
@@ -522,7 +521,7 @@ def interleaved_single(
             # Each round starts with the next implementation in line.
             order = impls[turn % len(impls):] + impls[:turn % len(impls)]
             for impl in order:
-                burst = json.loads(ask(impl, f"{options.burst} 2 0.03"))
+                burst = json.loads(ask(impl, f"{options.burst} {BURST_UNTIMED} {BURST_SECONDS}"))
                 samples[impl] += burst
                 bursts[impl].append(statistics.median(burst))
     except RuntimeError as failure:
