@@ -159,6 +159,23 @@ mod tests {
     }
 
     #[test]
+    fn every_byte_value_has_its_two_digits() {
+        use std::fmt::Write;
+
+        for first in (0..=255u8).step_by(ID_LEN) {
+            let bytes: [u8; ID_LEN] =
+                std::array::from_fn(|at| first.saturating_add(u8::try_from(at).unwrap()));
+            let id = ObjectId::from_bytes(bytes);
+            let mut expected = String::new();
+            for byte in bytes {
+                write!(expected, "{byte:02x}").unwrap();
+            }
+            assert_eq!(id.to_hex(), expected);
+            assert_eq!(&id.hex_digits()[..], expected.as_bytes());
+        }
+    }
+
+    #[test]
     fn rejects_bad_text() {
         for bad in ["", "abc", &"g".repeat(40), &"A".repeat(40), &"0".repeat(41)] {
             assert!(bad.parse::<ObjectId>().is_err(), "{bad:?} parsed");
