@@ -355,3 +355,47 @@ fn a_node_written_again_outlives_the_retirement_of_its_replaced_copy() {
     assert!(tree.cache.get(&stale).is_none());
     assert_eq!(leaf_of(root, &key(1)), leaf);
 }
+
+#[test]
+fn a_node_replaced_by_racing_writers_leaves_the_cache_once_its_turns_pass() {
+    let tree = tree();
+    let base = fill(&tree, 1_000);
+    let leaf_of = |root: ObjectId, key: &str| {
+        let mut id = root;
+        loop {
+            let node = tree.node(id).unwrap();
+            if node.level == 0 {
+                return id;
+            }
+            id = node.child(node.partition(key, false)).unwrap().id;
+        }
+    };
+    let leaf = leaf_of(base, &key(1));
+    assert_eq!(leaf_of(base, &key(2)), leaf, "keys 1 and 2 share a leaf");
+    let get = |root: ObjectId, key: &str| {
+        let value = tree.get(root, key).unwrap().unwrap();
+        tree.read_value(&value).unwrap()
+    };
+    // Two writers on `base` both replace its leaf: it is queued twice.
+    let (first, _) = apply(&tree, base, &[(key(1), Some(b"one".to_vec()))]);
+    let (second, _) = apply(&tree, base, &[(key(2), Some(b"two".to_vec()))]);
+    assert_ne!(leaf_of(first, &key(1)), leaf);
+    assert_ne!(leaf_of(second, &key(2)), leaf);
+    assert!(
+        tree.cache.get(&leaf).is_some(),
+        "the shared base left at once"
+    );
+    // Later commits elsewhere push both turns out of the queue.
+    let mut root = first;
+    for i in 0..RETIRE_AFTER_BATCHES + RETIRE_AFTER_NODES {
+        root = apply(&tree, root, &[(key(900), Some(i.to_string().into_bytes()))]).0;
+    }
+    assert!(
+        tree.cache.get(&leaf).is_none(),
+        "the replaced base leaf stayed"
+    );
+    // Both writers' trees still read right (a read fetches what left).
+    assert_eq!(get(first, &key(1)), b"one");
+    assert_eq!(get(second, &key(2)), b"two");
+    assert_eq!(get(base, &key(1)), b"value 1");
+}
