@@ -45,6 +45,18 @@ fn fill(tree: &Tree, n: usize) -> ObjectId {
     apply(tree, empty(tree), &edits).0
 }
 
+/// The id of the leaf that holds (or would hold) `key`.
+fn leaf_of(tree: &Tree, root: ObjectId, key: &str) -> ObjectId {
+    let mut id = root;
+    loop {
+        let node = tree.node(id).unwrap();
+        if node.level == 0 {
+            return id;
+        }
+        id = node.child(node.partition(key, false)).unwrap().id;
+    }
+}
+
 fn contents(tree: &Tree, root: ObjectId) -> Vec<(String, Vec<u8>)> {
     tree.range(root, Bound::Unbounded, Bound::Unbounded)
         .map(|item| {
@@ -315,20 +327,10 @@ fn model_check_random_batches() {
 fn a_node_written_again_outlives_the_retirement_of_its_replaced_copy() {
     let tree = tree();
     let base = fill(&tree, 1_000);
-    let leaf_of = |root: ObjectId, key: &str| {
-        let mut id = root;
-        loop {
-            let node = tree.node(id).unwrap();
-            if node.level == 0 {
-                return id;
-            }
-            id = node.child(node.partition(key, false)).unwrap().id;
-        }
-    };
-    let leaf = leaf_of(base, &key(1));
+    let leaf = leaf_of(&tree, base, &key(1));
     // Replace the leaf, then set the value back: the same leaf again.
     let (changed, _) = apply(&tree, base, &[(key(1), Some(b"other".to_vec()))]);
-    let stale = leaf_of(changed, &key(1));
+    let stale = leaf_of(&tree, changed, &key(1));
     // A writer still working from `base` finds its replaced leaf cached.
     assert!(
         tree.cache.get(&leaf).is_some(),
@@ -353,25 +355,19 @@ fn a_node_written_again_outlives_the_retirement_of_its_replaced_copy() {
     assert!(tree.cache.get(&leaf).is_some(), "the live leaf was evicted");
     // The leaf of `changed`, which nothing uses any more, did leave.
     assert!(tree.cache.get(&stale).is_none());
-    assert_eq!(leaf_of(root, &key(1)), leaf);
+    assert_eq!(leaf_of(&tree, root, &key(1)), leaf);
 }
 
 #[test]
 fn a_node_replaced_by_racing_writers_leaves_the_cache_once_its_turns_pass() {
     let tree = tree();
     let base = fill(&tree, 1_000);
-    let leaf_of = |root: ObjectId, key: &str| {
-        let mut id = root;
-        loop {
-            let node = tree.node(id).unwrap();
-            if node.level == 0 {
-                return id;
-            }
-            id = node.child(node.partition(key, false)).unwrap().id;
-        }
-    };
-    let leaf = leaf_of(base, &key(1));
-    assert_eq!(leaf_of(base, &key(2)), leaf, "keys 1 and 2 share a leaf");
+    let leaf = leaf_of(&tree, base, &key(1));
+    assert_eq!(
+        leaf_of(&tree, base, &key(2)),
+        leaf,
+        "keys 1 and 2 share a leaf"
+    );
     let get = |root: ObjectId, key: &str| {
         let value = tree.get(root, key).unwrap().unwrap();
         tree.read_value(&value).unwrap()
@@ -379,8 +375,8 @@ fn a_node_replaced_by_racing_writers_leaves_the_cache_once_its_turns_pass() {
     // Two writers on `base` both replace its leaf: it is queued twice.
     let (first, _) = apply(&tree, base, &[(key(1), Some(b"one".to_vec()))]);
     let (second, _) = apply(&tree, base, &[(key(2), Some(b"two".to_vec()))]);
-    assert_ne!(leaf_of(first, &key(1)), leaf);
-    assert_ne!(leaf_of(second, &key(2)), leaf);
+    assert_ne!(leaf_of(&tree, first, &key(1)), leaf);
+    assert_ne!(leaf_of(&tree, second, &key(2)), leaf);
     assert!(
         tree.cache.get(&leaf).is_some(),
         "the shared base left at once"
